@@ -1,0 +1,34 @@
+"""Error types of the workflow engine; every message is one line naming the culprit."""
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Base class of every error the toolkit raises on purpose."""
+
+
+class ParamError(WorkflowError, ValueError):
+    """A task parameter is unknown or has a bad value."""
+
+
+class PortError(WorkflowError, TypeError):
+    """A port is unknown, unconnected or fed data of the wrong type."""
+
+
+class GraphError(WorkflowError):
+    """The task graph is invalid (cycle, missing input, unknown task id)."""
+
+
+class PipelineError(WorkflowError):
+    """A pipeline file is invalid; the message names the file, line, task id or field."""
+
+
+class PluginError(WorkflowError):
+    """A task plugin failed to load or two tasks share a name."""
+
+
+class InputError(WorkflowError):
+    """An input (image file, folder, video, url, array) cannot be read."""
+
+
+class TaskRunError(WorkflowError):
+    """A task raised while running; the message names the task."""

@@ -1,0 +1,161 @@
+"""Port data types and their compatibility rules.
+
+A port type is a class; a port accepts data whose type is the same class or a
+subclass (an ``AnnotatedImage`` is an ``Image``). The payloads themselves are
+plain values: numpy arrays for images, the records of :mod:`workflow.results`
+for classifications and detections, :class:`pathlib.Path` for files.
+"""
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from workflow.errors import PortError
+
+
+class DataType:
+    """Root of the port type tree: accepts any payload."""
+
+    label: ClassVar[str] = "any"
+
+    @classmethod
+    def accepts(cls, other: type[DataType]) -> bool:
+        """True when data of type ``other`` may flow into a port of this type."""
+        return issubclass(other, cls)
+
+    @classmethod
+    def check(cls, value: Any) -> Any:
+        """Validate (and normalise) a payload; raise ``TypeError`` when it does not fit."""
+        return value
+
+    @classmethod
+    def to_jsonable(cls, value: Any) -> Any:
+        """A JSON-serialisable view of a payload (used for results files)."""
+        if hasattr(value, "to_dict"):
+            return value.to_dict()
+        if isinstance(value, pathlib.Path):
+            return str(value)
+        return value
+
+
+class Image(DataType):
+    """An image: ``numpy.ndarray`` of shape HxWx3, uint8, RGB channel order."""
+
+    label = "image"
+
+    @classmethod
+    def check(cls, value: Any) -> Any:
+        import numpy as np
+
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"expected a numpy array, got {type(value).__name__}")
+        if value.ndim != 3 or value.shape[2] != 3 or value.dtype != np.uint8:
+            raise TypeError(f"expected an HxWx3 uint8 RGB array, got shape {value.shape} dtype {value.dtype}")
+        return value
+
+    @classmethod
+    def to_jsonable(cls, value: Any) -> Any:
+        return {"shape": list(value.shape)}
+
+
+class AnnotatedImage(Image):
+    """An image with graphics drawn on it (labels, boxes)."""
+
+    label = "annotated_image"
+
+
+class Classification(DataType):
+    """Top-k class scores: a :class:`workflow.results.ClassificationResult`."""
+
+    label = "classification"
+
+    @classmethod
+    def check(cls, value: Any) -> Any:
+        from workflow.results import ClassificationResult
+
+        if not isinstance(value, ClassificationResult):
+            raise TypeError(f"expected a ClassificationResult, got {type(value).__name__}")
+        return value
+
+
+class Detections(DataType):
+    """Boxes with labels and scores: a :class:`workflow.results.DetectionsResult`."""
+
+    label = "detections"
+
+    @classmethod
+    def check(cls, value: Any) -> Any:
+        from workflow.results import DetectionsResult
+
+        if not isinstance(value, DetectionsResult):
+            raise TypeError(f"expected a DetectionsResult, got {type(value).__name__}")
+        return value
+
+
+class Path(DataType):
+    """A file or folder path (:class:`pathlib.Path`)."""
+
+    label = "path"
+
+    @classmethod
+    def check(cls, value: Any) -> Any:
+        if not isinstance(value, (str, pathlib.PurePath)):
+            raise TypeError(f"expected a path, got {type(value).__name__}")
+        return pathlib.Path(value)
+
+
+class Dataset(Path):
+    """A dataset folder (image-folder layout)."""
+
+    label = "dataset"
+
+
+class Model(Path):
+    """A model checkpoint file."""
+
+    label = "model"
+
+
+class Table(DataType):
+    """A table: a list of row dicts (e.g. per-epoch metrics)."""
+
+    label = "table"
+
+    @classmethod
+    def check(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list of rows, got {type(value).__name__}")
+        return value
+
+
+DATA_TYPES: dict[str, type[DataType]] = {
+    t.label: t for t in (DataType, Image, AnnotatedImage, Classification, Detections, Path, Dataset, Model, Table)
+}
+
+
+def resolve_data_type(name: str) -> type[DataType]:
+    """Look up a port type by its label (``image``, ``model``...), as written in pipeline files."""
+    try:
+        return DATA_TYPES[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, DATA_TYPES, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise PortError(f"unknown data type '{name}'{hint}; known: {', '.join(sorted(DATA_TYPES))}") from None
+
+
+@dataclass(frozen=True)
+class Port:
+    """A named, typed input or output of a task."""
+
+    name: str
+    type: type[DataType]
+    optional: bool = False
+    description: str = ""
+
+    def describe(self) -> str:
+        opt = ", optional" if self.optional else ""
+        doc = f": {self.description}" if self.description else ""
+        return f"{self.name} ({self.type.label}{opt}){doc}"

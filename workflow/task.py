@@ -1,0 +1,155 @@
+"""The Task base class: typed parameters, typed ports, run()."""
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from workflow.errors import ParamError, PortError
+from workflow.params import TaskParams, build_params
+from workflow.ports import Port
+from workflow.progress import progress_bar
+
+
+class Task:
+    """Base class of every task.
+
+    Subclasses set ``name``, ``Params`` (a :class:`TaskParams` model), ``inputs``
+    and ``outputs`` (tuples of :class:`Port`) and implement :meth:`run`, which
+    reads ``self.get_input(...)`` / ``self.params`` and calls ``self.set_output(...)``.
+    Tasks that can process several items at once (e.g. a model forward pass on a
+    batch) override :meth:`run_batch`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[TaskParams]] = TaskParams
+    inputs: ClassVar[tuple[Port, ...]] = ()
+    outputs: ClassVar[tuple[Port, ...]] = ()
+
+    def __init__(self, params: dict[str, Any] | None = None, task_id: str | None = None):
+        self.id = task_id or self.name
+        self.log = logging.getLogger(f"workflow.task.{self.name}")
+        self._params = build_params(self.id, self.Params, params or {})
+        self._inputs: dict[str, Any] = {}
+        self._outputs: dict[str, Any] = {}
+        self.output_dir = None  # set by the workflow for tasks that write files
+        self.elapsed = 0.0
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} id={self.id!r}>"
+
+    # -- parameters -------------------------------------------------------
+    @property
+    def params(self) -> TaskParams:
+        """The typed parameter model (read-only view; use set_parameters to change)."""
+        return self._params
+
+    def set_parameters(self, values: dict[str, Any]) -> None:
+        """Merge a partial dict of parameters; strings such as "224" or "true" are coerced.
+
+        Raises:
+            ParamError: unknown key (with a suggestion) or bad value.
+        """
+        new = build_params(self.id, self.Params, values, base=self._params)
+        changed = {k for k in new.model_fields if getattr(new, k) != getattr(self._params, k)}
+        self._params = new
+        if changed:
+            self.on_params_changed(changed)
+
+    def get_parameters(self) -> dict[str, Any]:
+        """Current parameters as native Python values."""
+        return self._params.model_dump()
+
+    def on_params_changed(self, changed: set[str]) -> None:
+        """Hook: drop state that depends on the changed parameters (e.g. a loaded model)."""
+
+    # -- ports --------------------------------------------------------------
+    @classmethod
+    def input_port(cls, name: str) -> Port:
+        return _find_port(cls, cls.inputs, name, "input")
+
+    @classmethod
+    def output_port(cls, name: str) -> Port:
+        return _find_port(cls, cls.outputs, name, "output")
+
+    def set_input(self, name: str, value: Any) -> None:
+        port = self.input_port(name)
+        if value is None:
+            self._inputs.pop(name, None)
+            return
+        self._inputs[name] = _checked(self, port, value, "input")
+
+    def get_input(self, name: str, default: Any = None) -> Any:
+        port = self.input_port(name)
+        if name not in self._inputs and not port.optional and default is None:
+            raise PortError(f"task '{self.id}': required input '{name}' ({port.type.label}) has no data")
+        return self._inputs.get(name, default)
+
+    def set_output(self, name: str, value: Any) -> None:
+        self._outputs[name] = _checked(self, self.output_port(name), value, "output")
+
+    def get_output(self, name: str) -> Any:
+        self.output_port(name)
+        return self._outputs.get(name)
+
+    def get_outputs(self) -> dict[str, Any]:
+        return dict(self._outputs)
+
+    def clear(self) -> None:
+        """Forget inputs and outputs of the previous run (keeps loaded models)."""
+        self._inputs.clear()
+        self._outputs.clear()
+
+    # -- running --------------------------------------------------------------
+    def run(self) -> None:
+        """Process the current inputs and set the outputs."""
+        raise NotImplementedError(f"task '{self.id}' does not implement run()")
+
+    def run_batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run on several input dicts; returns one output dict per item (default: one run() each)."""
+        results = []
+        for item in items:
+            self.clear()
+            for port, value in item.items():
+                self.set_input(port, value)
+            self.run()
+            results.append(self.get_outputs())
+        return results
+
+    def batch_hint(self) -> int | None:
+        """Items per :meth:`run_batch` call this task prefers in folder/video runs (None: no preference)."""
+        return None
+
+    def decode_hint(self, port: str) -> int | None:
+        """Smallest image side this task needs on input ``port``; lets sources decode big JPEGs at reduced scale."""
+        return None
+
+    def get_results(self) -> Any:
+        """The task's main result, in the shape users of the task expect (default: first output)."""
+        return self._outputs.get(self.outputs[0].name) if self.outputs else None
+
+    def progress(self, iterable=None, total: int | None = None, desc: str | None = None, **kwargs):
+        """A progress bar labelled with the task id; quiet off-terminal."""
+        return progress_bar(iterable, total=total, desc=desc or self.id, **kwargs)
+
+
+def _find_port(cls: type[Task], ports: tuple[Port, ...], name: str, kind: str) -> Port:
+    for port in ports:
+        if port.name == name:
+            return port
+    import difflib
+
+    names = [p.name for p in ports]
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise PortError(f"task '{cls.name}' has no {kind} port '{name}'{hint}; {kind}s: {', '.join(names) or 'none'}")
+
+
+def _checked(task: Task, port: Port, value: Any, kind: str) -> Any:
+    try:
+        return port.type.check(value)
+    except TypeError as exc:
+        raise PortError(f"task '{task.id}': {kind} '{port.name}' ({port.type.label}): {exc}") from None
+
+
+__all__ = ["Task", "ParamError", "PortError"]
