@@ -51,7 +51,7 @@ class Task:
             ParamError: unknown key (with a suggestion) or bad value.
         """
         new = build_params(self.id, self.Params, values, base=self._params)
-        changed = {k for k in new.model_fields if getattr(new, k) != getattr(self._params, k)}
+        changed = {k for k in type(new).model_fields if getattr(new, k) != getattr(self._params, k)}
         self._params = new
         if changed:
             self.on_params_changed(changed)
