@@ -1,0 +1,290 @@
+"""The checkpoint file format shared by training (writes) and inference (reads).
+
+One ``torch.save`` file::
+
+    {"format": "workflow-resnext-checkpoint", "manifest": {...}, "state_dict": {...}, "extra": {...}}
+
+Everything in it loads with ``torch.load(weights_only=True)``; a file that needs
+pickle code is refused. Plain torchvision state dicts are accepted too when the
+architecture (and a class-name file) are given.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workflow.errors import WorkflowError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+FORMAT_VERSION = 1
+FORMAT_TAG = "workflow-resnext-checkpoint"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+
+
+class CheckpointError(WorkflowError):
+    """A checkpoint or class file cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How images are prepared for a model: resize shorter side, center crop, normalise.
+
+    Attributes:
+        crop_size: side of the square the model sees.
+        resize_size: shorter side after resizing, before the crop.
+        interpolation: "bilinear", "bicubic" or "nearest".
+        mean, std: per-channel normalisation of 0..1 RGB values.
+    """
+
+    crop_size: int
+    resize_size: int
+    interpolation: str = "bilinear"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self):
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}")
+        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
+        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        object.__setattr__(self, "crop_size", int(self.crop_size))
+        object.__setattr__(self, "resize_size", int(self.resize_size))
+
+    @classmethod
+    def default(cls, crop_size: int = 224) -> Preprocessing:
+        """ImageNet mean/std, resize = crop * 256/224, bilinear (torchvision's V1 recipe)."""
+        return cls(crop_size, round(crop_size * 256 / 224))
+
+    @classmethod
+    def from_weights(cls, weights, crop_size: int | None = None) -> Preprocessing:
+        """The preprocessing of torchvision ``weights`` (``weights.transforms()``), rescaled to ``crop_size``."""
+        t = weights.transforms()
+        w_crop, w_resize = int(t.crop_size[0]), int(t.resize_size[0])
+        crop = int(crop_size or w_crop)
+        interp = getattr(t.interpolation, "value", str(t.interpolation)).lower()
+        return cls(crop, round(w_resize * crop / w_crop), interp, tuple(t.mean), tuple(t.std))
+
+    def with_crop_size(self, crop_size: int) -> Preprocessing:
+        """The same recipe at another crop size (resize keeps its ratio to the crop)."""
+        if int(crop_size) == self.crop_size:
+            return self
+        return Preprocessing(crop_size, round(self.resize_size * int(crop_size) / self.crop_size), self.interpolation, self.mean, self.std)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"crop_size": self.crop_size, "resize_size": self.resize_size, "interpolation": self.interpolation,
+                "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
+        return cls(int(data["crop_size"]), int(data["resize_size"]), str(data.get("interpolation", "bilinear")),
+                   tuple(data.get("mean", IMAGENET_MEAN)), tuple(data.get("std", IMAGENET_STD)))
+
+
+@dataclass
+class Manifest:
+    """What a checkpoint's weights mean: architecture, class names, preprocessing, training metrics."""
+
+    format_version: int
+    arch: str
+    class_names: list[str]
+    preprocessing: Preprocessing
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created_by: str = "train_torchvision_resnext"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["preprocessing"] = self.preprocessing.to_dict()
+        out["class_names"] = list(self.class_names)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        return cls(int(data["format_version"]), str(data["arch"]), [str(c) for c in data["class_names"]],
+                   Preprocessing.from_dict(data["preprocessing"]), dict(data.get("metrics") or {}),
+                   str(data.get("created_by", "train_torchvision_resnext")))
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: state dict, manifest, extra training state and the file it came from."""
+
+    state_dict: dict[str, Any]
+    manifest: Manifest
+    extra: dict[str, Any]
+    path: Path
+
+
+def _strip_module_prefix(state_dict: dict[str, Any]) -> dict[str, Any]:
+    """Drop the ``module.`` prefix DDP / DataParallel put on every key."""
+    if state_dict and all(k.startswith("module.") for k in state_dict):
+        return {k[len("module."):]: v for k, v in state_dict.items()}
+    return dict(state_dict)
+
+
+def save_checkpoint(path: str | os.PathLike, model_or_state_dict, manifest: Manifest, extra: dict | None = None) -> Path:
+    """Write a checkpoint atomically (``path.tmp-<pid>`` then ``os.replace``) and return its path."""
+    import torch
+
+    path = Path(path)
+    state = model_or_state_dict.state_dict() if hasattr(model_or_state_dict, "state_dict") else model_or_state_dict
+    payload = {"format": FORMAT_TAG, "manifest": manifest.to_dict(), "state_dict": _strip_module_prefix(state),
+               "extra": extra or {}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def read_class_file(path: str | os.PathLike) -> list[str]:
+    """Class names, one per non-empty line (surrounding spaces stripped).
+
+    Raises:
+        CheckpointError: missing, unreadable or empty file.
+    """
+    path = Path(path)
+    try:
+        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"class file '{path}' cannot be read: {type(exc).__name__}: {exc}") from None
+    names = [n for n in names if n]
+    if not names:
+        raise CheckpointError(f"class file '{path}' has no class names (expected one name per line)")
+    return names
+
+
+def _torch_load(path: Path, map_location) -> Any:
+    import torch
+
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist" if not path.exists() else f"checkpoint '{path}' is not a file")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
+            raise CheckpointError(f"checkpoint '{path}' refused: it needs arbitrary pickle code to load "
+                                  f"(only tensors, dicts, lists, numbers and strings are allowed)") from None
+        raise CheckpointError(f"checkpoint '{path}' is truncated or not a torch file ({' '.join(str(exc).split())[:160]})") from None
+    except Exception as exc:  # zip / pickle / IO errors of a damaged file all mean the same to the user
+        raise CheckpointError(f"checkpoint '{path}' is truncated or not a torch file "
+                              f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
+
+
+def _head_size(state_dict: dict[str, Any]) -> int | None:
+    w = state_dict.get("fc.weight")
+    return int(w.shape[0]) if w is not None and getattr(w, "ndim", 0) == 2 else None
+
+
+def _check_class_count(path: Path, state_dict: dict[str, Any], class_names: list[str]) -> None:
+    n_head = _head_size(state_dict)
+    if n_head is not None and n_head != len(class_names):
+        raise CheckpointError(f"checkpoint '{path}': {len(class_names)} class names given but the model head (fc) "
+                              f"has {n_head} outputs")
+
+
+def _plain_state_dict(obj: Any) -> dict[str, Any] | None:
+    """The state dict inside a plain torchvision-style file (bare, or under 'state_dict'/'model'), else None."""
+    for candidate in (obj, obj.get("state_dict") if isinstance(obj, dict) else None, obj.get("model") if isinstance(obj, dict) else None):
+        if isinstance(candidate, dict) and candidate and all(isinstance(k, str) for k in candidate) and "fc.weight" in candidate:
+            return _strip_module_prefix(candidate)
+    return None
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu", *, arch: str | None = None,
+                    class_names: list[str] | None = None, preprocessing: Preprocessing | None = None) -> Checkpoint:
+    """Load a checkpoint (our format, or a plain state dict plus ``arch``/``class_names``).
+
+    Args:
+        path: the file.
+        map_location: as for ``torch.load``.
+        arch: architecture of a plain state dict (our format carries its own in the manifest).
+        class_names: names for a plain state dict, or to override a checkpoint's names (counts must match).
+            A plain state dict with 1000 outputs and no names gets the ImageNet categories.
+        preprocessing: for a plain state dict; default: the arch's DEFAULT weights' recipe.
+
+    Raises:
+        CheckpointError: missing / truncated / pickle-code file, missing manifest, class count mismatch.
+    """
+    path = Path(path)
+    obj = _torch_load(path, map_location)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT_TAG:
+        if not isinstance(obj.get("manifest"), dict):
+            raise CheckpointError(f"checkpoint '{path}' has no manifest")
+        try:
+            manifest = Manifest.from_dict(obj["manifest"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint '{path}' has an invalid manifest ({type(exc).__name__}: {exc})") from None
+        if manifest.format_version > FORMAT_VERSION:
+            raise CheckpointError(f"checkpoint '{path}' has format version {manifest.format_version}; "
+                                  f"this version reads up to {FORMAT_VERSION}")
+        state_dict = obj.get("state_dict")
+        if not isinstance(state_dict, dict):
+            raise CheckpointError(f"checkpoint '{path}' has no state_dict")
+        if class_names is not None:
+            manifest.class_names = list(class_names)
+        _check_class_count(path, state_dict, manifest.class_names)
+        return Checkpoint(state_dict, manifest, dict(obj.get("extra") or {}), path)
+    state_dict = _plain_state_dict(obj)
+    if state_dict is None:
+        raise CheckpointError(f"checkpoint '{path}' has no manifest and is not a plain ResNeXt state dict")
+    if arch is None:
+        raise CheckpointError(f"checkpoint '{path}' is a plain state dict without a manifest: give its architecture "
+                              f"(model_name) and a class file")
+    from infer_torchvision_resnext.models import imagenet_categories, resolve_arch, resolve_weights
+
+    arch = resolve_arch(arch)
+    if class_names is None:
+        if _head_size(state_dict) != 1000:
+            raise CheckpointError(f"checkpoint '{path}' is a plain state dict with {_head_size(state_dict)} outputs: "
+                                  f"give a class file (one name per line)")
+        class_names = imagenet_categories(arch)
+    _check_class_count(path, state_dict, list(class_names))
+    prep = preprocessing or Preprocessing.from_weights(resolve_weights(arch))
+    manifest = Manifest(FORMAT_VERSION, arch, list(class_names), prep, {}, "torchvision state dict")
+    return Checkpoint(state_dict, manifest, {}, path)
+
+
+def build_model(checkpoint: Checkpoint) -> torch.nn.Module:
+    """The model of ``checkpoint`` with its weights loaded (strict).
+
+    Raises:
+        CheckpointError: the state dict belongs to another architecture or head size.
+    """
+    from infer_torchvision_resnext.models import create_model
+
+    arch = checkpoint.manifest.arch
+    model = create_model(arch, num_classes=len(checkpoint.manifest.class_names))
+    try:
+        model.load_state_dict(checkpoint.state_dict, strict=True)
+    except RuntimeError as exc:
+        missing, unexpected, shapes = _diff_keys(model, checkpoint.state_dict)
+        detail = "; ".join(p for p in (
+            f"{len(missing)} missing keys (e.g. {missing[0]})" if missing else "",
+            f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})" if unexpected else "",
+            f"{len(shapes)} shape mismatches (e.g. {shapes[0]})" if shapes else "") if p)
+        raise CheckpointError(f"checkpoint '{checkpoint.path}' does not fit architecture {arch}: {detail or exc}") from None
+    return model
+
+
+def _diff_keys(model, state_dict: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shapes = [f"{k}: {tuple(state_dict[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+              if k in state_dict and hasattr(state_dict[k], "shape") and tuple(state_dict[k].shape) != tuple(v.shape)]
+    return missing, unexpected, shapes
+
+
+__all__ = ["FORMAT_VERSION", "FORMAT_TAG", "CheckpointError", "Preprocessing", "Manifest", "Checkpoint",
+           "save_checkpoint", "load_checkpoint", "read_class_file", "build_model"]
