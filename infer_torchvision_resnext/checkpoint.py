@@ -261,12 +261,15 @@ def build_model(checkpoint: Checkpoint) -> torch.nn.Module:
     Raises:
         CheckpointError: the state dict belongs to another architecture or head size.
     """
+    import torch
+
     from infer_torchvision_resnext.models import create_model
 
     arch = checkpoint.manifest.arch
-    model = create_model(arch, num_classes=len(checkpoint.manifest.class_names))
+    with torch.device("meta"):  # every tensor comes from the file: skip the (slow) random init
+        model = create_model(arch, num_classes=len(checkpoint.manifest.class_names))
     try:
-        model.load_state_dict(checkpoint.state_dict, strict=True)
+        model.load_state_dict(checkpoint.state_dict, strict=True, assign=True)
     except RuntimeError as exc:
         missing, unexpected, shapes = _diff_keys(model, checkpoint.state_dict)
         detail = "; ".join(p for p in (
@@ -274,7 +277,7 @@ def build_model(checkpoint: Checkpoint) -> torch.nn.Module:
             f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})" if unexpected else "",
             f"{len(shapes)} shape mismatches (e.g. {shapes[0]})" if shapes else "") if p)
         raise CheckpointError(f"checkpoint '{checkpoint.path}' does not fit architecture {arch}: {detail or exc}") from None
-    return model
+    return model.float()
 
 
 def _diff_keys(model, state_dict: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:

@@ -141,8 +141,11 @@ def create_model(arch: str, num_classes: int | None = None, weights=None) -> tor
     if isinstance(weights, str):
         weights = resolve_weights(arch, weights)
     n_pretrained = len(weights.meta["categories"])
-    model = get_model(arch, weights=None, num_classes=n_pretrained)
-    model.load_state_dict(load_pretrained_state_dict(weights), strict=True)
+    state_dict = load_pretrained_state_dict(weights)
+    with torch.device("meta"):  # every tensor comes from the file: skip the (slow) random init
+        model = get_model(arch, weights=None, num_classes=n_pretrained)
+    model.load_state_dict(state_dict, strict=True, assign=True)
+    model.float()
     if num_classes is not None and num_classes != n_pretrained:
         model.fc = torch.nn.Linear(model.fc.in_features, num_classes)
     return model
