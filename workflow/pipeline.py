@@ -1,0 +1,306 @@
+"""YAML pipeline files <-> :class:`~workflow.workflow.Workflow`, with staged validation.
+
+Stages, all before any model is built (tasks are constructed, and must load
+models lazily): 1) YAML syntax (safe loader only), 2) schema, 3) task names,
+4) params, 5) references, 6) port types and auto-connect, 7) cycles and
+unconnected inputs. Each problem is one line naming the file, line, task id and
+field; :func:`load_workflow` raises a :class:`PipelineError` for the first
+stage that finds any (``err.problems`` lists them all).
+
+Saving writes every edge as an explicit reference and only the params that
+differ from their defaults, so ``load(save(wf))`` rebuilds the same graph.
+"""
+from __future__ import annotations
+
+import graphlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workflow.errors import ParamError, PipelineError, WorkflowError
+from workflow.params import describe_params
+from workflow.pipeline_schema import (FORMAT_VERSION, NAME_PATTERN, Locator, PipelineSpec, Problem, TaskSpec,
+                                      check_schema, one_line, pipeline_error, pipeline_json_schema, suggest)
+from workflow.ports import DATA_TYPES, resolve_data_type
+from workflow.registry import Registry, default_registry
+from workflow.task import Task
+from workflow.workflow import INPUTS, Workflow
+
+__all__ = ["load_workflow", "loads_workflow", "save_workflow", "dump_workflow", "validate_file", "pipeline_json_schema",
+           "Problem", "PipelineError"]
+
+_REF = re.compile(r"^\$(?:inputs\.(?P<input>[^.]+)|steps\.(?P<step>[^.]+)\.(?P<port>[^.]+))$")
+_REF_HELP = "expected '$inputs.<name>' or '$steps.<id>.<port>'"
+
+
+def load_workflow(path: str | os.PathLike, registry: Registry | None = None) -> Workflow:
+    """Build a workflow from a pipeline file, after every check.
+
+    Raises:
+        PipelineError: the first problem found, as ``<file>:<line>: task '<id>': <field>: <message>``.
+    """
+    wf, problems = _load(path, registry)
+    if problems:
+        raise pipeline_error(problems)
+    return wf
+
+
+def loads_workflow(text: str, registry: Registry | None = None, source: str = "<string>") -> Workflow:
+    """Like :func:`load_workflow`, from YAML text; ``source`` names it in messages."""
+    wf, problems = _build(text, source, registry or default_registry())
+    if problems:
+        raise pipeline_error(problems)
+    return wf
+
+
+def validate_file(path: str | os.PathLike, registry: Registry | None = None) -> list[Problem]:
+    """Every problem of the first failing stage (empty when the file is valid); loads no model."""
+    return _load(path, registry)[1]
+
+
+def _load(path: str | os.PathLike, registry: Registry | None) -> tuple[Workflow | None, list[Problem]]:
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return None, [Problem(str(path), None, "", f"cannot read the pipeline file: {reason}")]
+    return _build(text, str(path), registry or default_registry())
+
+
+def _build(text: str, source: str, registry: Registry) -> tuple[Workflow | None, list[Problem]]:
+    data, locator, problems = _parse(text, source)
+    if problems:
+        return None, problems
+    spec, problems = check_schema(data, locator)
+    if problems:
+        return None, problems
+    builder = _Builder(spec, locator, registry)
+    for stage in (builder.resolve_classes, builder.construct_tasks, builder.check_references, builder.assemble,
+                  builder.check_graph):
+        problems = stage()
+        if problems:
+            return None, problems
+    return builder.workflow, []
+
+
+# -- stage 1: YAML ---------------------------------------------------------------
+def _parse(text: str, source: str) -> tuple[Any, Locator, list[Problem]]:
+    locator = Locator(source)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        return None, locator, [Problem(source, mark.line + 1 if mark else None, "yaml", _yaml_message(exc))]
+    except yaml.YAMLError as exc:
+        line = text.count("\n", 0, getattr(exc, "position", 0)) + 1
+        return None, locator, [Problem(source, line, "yaml", one_line(str(exc)))]
+    except RecursionError:
+        return None, locator, [Problem(source, None, "yaml", "the document is nested too deeply")]
+    finally:
+        loader.dispose()
+    if node is None or data is None:
+        return None, locator, [Problem(source, 1, "document", f"the file is empty; expected a mapping with "
+                                                              f"'version: {FORMAT_VERSION}' and 'tasks'")]
+    locator = Locator(source, data, node)
+    if not isinstance(data, dict):
+        return None, locator, [Problem(source, locator.line(()), "document", f"expected a mapping with keys "
+                                       f"{', '.join(PipelineSpec.model_fields)}; got {type(data).__name__}")]
+    return data, locator, locator.duplicates
+
+
+def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+    tag = re.search(r"tag '([^']*)'", exc.problem or "")
+    if isinstance(exc, yaml.constructor.ConstructorError) and tag:
+        return f"tag '{tag.group(1)}' is not allowed: pipeline files are read with a safe YAML loader (plain data only)"
+    context = f" ({exc.context})" if exc.context else ""
+    return one_line(f"syntax error: {exc.problem}{context}")
+
+
+class _Builder:
+    """Stages 3-7, each returning its problems; later stages use what earlier ones built."""
+
+    def __init__(self, spec: PipelineSpec, locator: Locator, registry: Registry):
+        self.spec, self.locator, self.registry = spec, locator, registry
+        self.classes: list[type[Task]] = []
+        self.instances: list[Task] = []
+        self.edges: list[tuple[int, str, str, str]] = []  # (task index, source id or INPUTS, source port, input port)
+        self.outputs: list[tuple[str, str, str]] = []
+        self.workflow: Workflow | None = None
+
+    def problem(self, path: tuple, message: str) -> Problem:
+        return self.locator.problem(path, message)
+
+    # -- stages 3 and 4: task classes and params -------------------------------
+    def resolve_classes(self) -> list[Problem]:
+        problems = []
+        for i, task in enumerate(self.spec.tasks):
+            try:
+                self.classes.append(self.registry.get(task.task))
+            except WorkflowError as exc:
+                problems.append(self.problem(("tasks", i, "task"), str(exc)))
+        return problems
+
+    def construct_tasks(self) -> list[Problem]:
+        problems = []
+        for i, (task, cls) in enumerate(zip(self.spec.tasks, self.classes)):
+            try:
+                self.instances.append(cls(task.params, task_id=task.id))
+            except ParamError as exc:
+                key = _param_key(str(exc), task, cls)
+                path = ("tasks", i, "params") + ((key,) if key is not None else ())
+                problems.append(self.problem(path, _strip_task(exc)))
+            except Exception as exc:  # a plugin's constructor is outside our control: report it, located
+                problems.append(self.problem(("tasks", i, "task"), f"task '{task.task}' could not be created: "
+                                             f"{type(exc).__name__}: {one_line(str(exc))}"))
+        return problems
+
+    # -- stage 5: references ----------------------------------------------------
+    def check_references(self) -> list[Problem]:
+        problems = []
+        by_id = {t.id: cls for t, cls in zip(self.spec.tasks, self.classes)}
+        for i, (task, cls) in enumerate(zip(self.spec.tasks, self.classes)):
+            for port, ref in (task.inputs or {}).items():
+                try:
+                    cls.input_port(port)
+                    src, src_port = self._resolve_ref(ref, by_id)
+                except WorkflowError as exc:
+                    problems.append(self.problem(("tasks", i, "inputs", port), str(exc)))
+                    continue
+                self.edges.append((i, src, src_port, port))
+        for name, ref in self.spec.outputs.items():
+            try:
+                src, src_port = self._resolve_ref(ref, by_id)
+                if src == INPUTS:
+                    raise PipelineError(f"outputs must name a step output ('$steps.<id>.<port>'), not '{ref}'")
+            except WorkflowError as exc:
+                problems.append(self.problem(("outputs", name), str(exc)))
+                continue
+            self.outputs.append((name, src, src_port))
+        return problems
+
+    def _resolve_ref(self, ref: str, by_id: dict[str, type[Task]]) -> tuple[str, str]:
+        match = _REF.match(ref)
+        if not match:
+            raise PipelineError(f"malformed reference '{ref}'; {_REF_HELP}")
+        if match["input"] is not None:
+            name, declared = match["input"], list(self.spec.inputs)
+            if name not in declared:
+                raise PipelineError(f"unknown workflow input '{name}' in '{ref}'{suggest(name, declared)}; "
+                                    f"declared inputs: {', '.join(declared) or 'none'}")
+            return INPUTS, name
+        step, port = match["step"], match["port"]
+        if step not in by_id:
+            raise PipelineError(f"unknown step '{step}' in '{ref}'{suggest(step, list(by_id))}; steps: {', '.join(by_id)}")
+        by_id[step].output_port(port)
+        return step, port
+
+    # -- stages 6 and 7: the graph ----------------------------------------------
+    def assemble(self) -> list[Problem]:
+        spec = self.spec
+        inputs = {name: resolve_data_type(s.type) for name, s in spec.inputs.items()}
+        wf = self.workflow = Workflow(name=spec.name, inputs=inputs, registry=self.registry)
+        for i, (task, instance) in enumerate(zip(spec.tasks, self.instances)):
+            wf.add_task(instance)
+            if task.inputs is None:  # auto-connect sees the steps above this one only
+                try:
+                    wf.auto_connect(instance)
+                except WorkflowError as exc:
+                    return [self.problem(("tasks", i, "inputs"), f"auto-connect: {_strip_task(exc)}")]
+        for i, src, src_port, port in self.edges:
+            try:
+                wf.connect(None if src == INPUTS else src, spec.tasks[i].id, {src_port: port})
+            except WorkflowError as exc:
+                return [self.problem(("tasks", i, "inputs", port), _strip_task(exc))]
+        for name, src, src_port in self.outputs:
+            wf.add_output(name, src, src_port)
+        return []
+
+    def check_graph(self) -> list[Problem]:
+        wf, tasks = self.workflow, self.spec.tasks
+        index = {t.id: i for i, t in enumerate(tasks)}
+        sources = {t.id: {e.src for e in wf.edges if e.dst == t.id and e.src != INPUTS} for t in tasks}
+        try:
+            graphlib.TopologicalSorter(sources).prepare()
+        except graphlib.CycleError as exc:
+            cycle = exc.args[1]  # each id feeds the next one
+            port = next(e.dst_port for e in wf.edges if e.src == cycle[0] and e.dst == cycle[1])
+            return [self.problem(("tasks", index[cycle[1]], "inputs", port), f"cycle: {' -> '.join(cycle)}")]
+        for i, task in enumerate(self.instances):
+            wired = {e.dst_port for e in wf.edges if e.dst == task.id}
+            missing = [p for p in task.inputs if not p.optional and p.name not in wired]
+            if missing:
+                port = missing[0]
+                return [self.problem(("tasks", i, "inputs"), f"required input '{port.name}' ({port.type.label}) is not "
+                                     f"connected; add '{port.name}: $steps.<id>.<port>' or '$inputs.<name>'")]
+        try:
+            wf.validate()
+        except WorkflowError as exc:
+            return [Problem(self.locator.file, None, "graph", str(exc))]
+        return []
+
+
+def _param_key(message: str, task: TaskSpec, cls: type[Task]) -> Any:
+    """The key in the file's params that a ParamError message is about (field name or alias)."""
+    found = re.search(r"parameter '([^']*)'", message)
+    if not found:
+        return None
+    name = found.group(1)
+    aliases = {row["name"]: row["aliases"] for row in describe_params(cls.Params)}.get(name, [])
+    return next((key for key in task.params if str(key) == name or str(key) in aliases), None)
+
+
+def _strip_task(exc: Exception) -> str:
+    return re.sub(r"^task '[^']*': ", "", str(exc))
+
+
+# -- saving ----------------------------------------------------------------------------
+def dump_workflow(wf: Workflow) -> str:
+    """The YAML text of a workflow (see :func:`save_workflow`).
+
+    Raises:
+        PipelineError: something the file format cannot express (an odd id, a custom data type).
+    """
+    doc: dict[str, Any] = {"version": FORMAT_VERSION, "name": wf.name}
+    for name, dtype in wf.inputs.items():
+        if not re.match(NAME_PATTERN, name) or DATA_TYPES.get(dtype.label) is not dtype:
+            raise PipelineError(f"workflow '{wf.name}': input '{name}' ({dtype.__name__}) cannot be written to a pipeline file")
+    doc["inputs"] = {name: {"type": dtype.label} for name, dtype in wf.inputs.items()}
+    doc["tasks"] = [_task_entry(wf, task) for task in wf.tasks]
+    if wf.outputs:
+        doc["outputs"] = {name: f"$steps.{tid}.{port}" for name, (tid, port) in wf.outputs.items()}
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def _task_entry(wf: Workflow, task: Task) -> dict[str, Any]:
+    if not re.match(NAME_PATTERN, task.id):
+        raise PipelineError(f"task '{task.id}': id cannot be written to a pipeline file (must match {NAME_PATTERN})")
+    entry: dict[str, Any] = {"id": task.id, "task": task.name}
+    dumped = task.params.model_dump(mode="json")
+    params = {name: dumped[name] for name, info in type(task.params).model_fields.items()
+              if info.is_required() or getattr(task.params, name) != info.get_default(call_default_factory=True)}
+    if params:
+        entry["params"] = params
+    if task.inputs:  # written even when empty, so that loading does not auto-connect optional inputs
+        edges = {e.dst_port: e.ref() for e in wf.edges if e.dst == task.id}
+        entry["inputs"] = {p.name: edges[p.name] for p in task.inputs if p.name in edges}
+    return entry
+
+
+def save_workflow(wf: Workflow, path: str | os.PathLike) -> None:
+    """Write ``wf`` as a pipeline file (atomically); :func:`load_workflow` rebuilds the same graph."""
+    text = dump_workflow(wf)
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
