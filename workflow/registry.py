@@ -101,7 +101,7 @@ class Registry:
         if self.strict:
             raise PluginError(message)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
-        log.warning(message)
+        log.debug(message)  # the warning is the report; logging it too printed it twice
 
     # -- queries -------------------------------------------------------------
     def names(self) -> list[str]:
