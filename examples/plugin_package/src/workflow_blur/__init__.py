@@ -1,0 +1,1 @@
+"""Example third-party plugin: tasks for the workflow toolkit, registered by entry point."""

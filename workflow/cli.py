@@ -1,0 +1,190 @@
+"""The ``workflow`` command: list, describe, validate, run, schema.
+
+Exit codes: 0 on success, 1 on an error (one line, ``error: ...``, on stderr),
+2 on a usage error (from argparse), 130 when interrupted (Ctrl-C).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from workflow.errors import InputError, WorkflowError
+from workflow.pipeline_schema import one_line, suggest
+from workflow.registry import Registry
+
+log = logging.getLogger("workflow.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (``--verbose`` and ``--strict`` work before or after the command)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages")
+    common.add_argument("--strict", action="store_true", default=argparse.SUPPRESS,
+                        help="a plugin that fails to load is an error, not a warning")
+    parser = argparse.ArgumentParser(prog="workflow", parents=[common],
+                                     description="Run and inspect computer-vision workflows and their tasks.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("list", parents=[common], help="list the registered tasks and where they come from")
+    describe = sub.add_parser("describe", parents=[common], help="a task's parameters and ports")
+    describe.add_argument("task", help="task name (see 'workflow list')")
+    validate = sub.add_parser("validate", parents=[common], help="check pipeline files (no model is loaded)")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="pipeline YAML file(s)")
+    run = sub.add_parser("run", parents=[common], help="run a pipeline on files, folders, videos or urls")
+    run.add_argument("file", metavar="FILE", help="pipeline YAML file")
+    run.add_argument("-i", "--input", action="append", default=[], metavar="NAME=PATH",
+                     help="value of a workflow input (repeatable); NAME may be left out when there is one input")
+    run.add_argument("-o", "--output", metavar="DIR", help="output folder (default: runs/<pipeline name>)")
+    run.add_argument("--resume", action="store_true", help="skip the items already in the output's results")
+    run.add_argument("--no-images", action="store_true", help="do not write output images")
+    schema = sub.add_parser("schema", parents=[common], help="print the JSON Schema of pipeline files")
+    schema.add_argument("--no-params", action="store_true", help="leave out the per-task parameter schemas")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``workflow`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    args.verbose, args.strict = getattr(args, "verbose", False), getattr(args, "strict", False)
+    _setup_logging(args.verbose)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        try:
+            return _COMMANDS[args.command](args, Registry(strict=True if args.strict else None))
+        except KeyboardInterrupt:
+            print("error: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # e.g. `workflow schema | head`: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        except WorkflowError as exc:
+            if args.verbose:
+                traceback.print_exc()
+            print(f"error: {one_line(str(exc))}", file=sys.stderr)
+            return 1
+        except Exception as exc:  # a bug or an OS error: still one line, the traceback on --verbose
+            if args.verbose:
+                traceback.print_exc()
+            hint = "" if args.verbose else " (run with --verbose for the traceback)"
+            print(f"error: {type(exc).__name__}: {one_line(str(exc))}{hint}", file=sys.stderr)
+            return 1
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {one_line(str(message))}", file=sys.stderr)
+
+
+# -- commands ------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
+    names = registry.names()
+    if not names:
+        print("no tasks registered")
+        return 0
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:<{width}}  {registry.source(name)}")
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace, registry: Registry) -> int:
+    from workflow.params import describe_params
+
+    cls = registry.get(args.task)
+    doc = cls.description or next(iter((cls.__doc__ or "").strip().splitlines()), "")
+    print(f"{cls.name}: {doc}" if doc else cls.name)
+    print(f"source: {registry.source(args.task)}")
+    rows = describe_params(cls.Params)
+    print("\nparameters:" if rows else "\nparameters: none")
+    table = [(r["name"], r["type"], f"default {_show(r['default'])}",
+              r["help"] + (f" (aliases: {', '.join(r['aliases'])})" if r["aliases"] else "")) for r in rows]
+    widths = [max((len(row[i]) for row in table), default=0) for i in range(3)]
+    for row in table:
+        print("  " + "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths)) + f"  {row[3]}".rstrip())
+    for title, ports in (("inputs", cls.inputs), ("outputs", cls.outputs)):
+        print(f"{title}:" if ports else f"{title}: none")
+        for port in ports:
+            print(f"  {port.describe()}")
+    return 0
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def cmd_validate(args: argparse.Namespace, registry: Registry) -> int:
+    from workflow.pipeline import load_workflow, validate_file
+
+    failed = 0
+    for file in args.files:
+        problems = validate_file(file, registry)
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        if problems:
+            failed += 1
+            continue
+        wf = load_workflow(file, registry)
+        steps = " -> ".join(t.id for t in wf.order())
+        print(f"ok: {file}: {len(wf.tasks)} task(s): {steps or 'none'}; outputs: {', '.join(wf.output_names()) or 'none'}")
+    return 1 if failed else 0
+
+
+def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
+    from workflow.pipeline import load_workflow
+    from workflow.runner import run_inputs
+    from workflow.workflow import INPUTS
+
+    wf = load_workflow(args.file, registry)
+    inputs = parse_inputs(args.input, wf.inputs)
+    missing = sorted({e.src_port for e in wf.edges if e.src == INPUTS} - set(inputs))
+    if missing:
+        raise InputError(f"workflow input '{missing[0]}' needs a value: add --input {missing[0]}=PATH")
+    output = Path(args.output) if args.output else Path("runs") / wf.name
+    report = run_inputs(wf, inputs, output, resume=args.resume, save_images=not args.no_images)
+    summary = report.summary() if hasattr(report, "summary") else None
+    print(summary or f"done: results in {output}")
+    return 0
+
+
+def parse_inputs(values: list[str], declared: dict[str, Any]) -> dict[str, str]:
+    """``["image=photos/"]`` -> ``{"image": "photos/"}``; the name may be left out when one input is declared.
+
+    Raises:
+        InputError: an unknown input name or a value given twice.
+    """
+    names = list(declared)
+    inputs: dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or (name not in declared and len(names) == 1):
+            if len(names) != 1:
+                raise InputError(f"--input {value!r}: write NAME=PATH; the pipeline's inputs are: {', '.join(names) or 'none'}")
+            name, path = names[0], value
+        if name not in declared:
+            raise InputError(f"--input {value!r}: the pipeline has no input '{name}'{suggest(name, names)}; "
+                             f"inputs: {', '.join(names) or 'none'}")
+        if name in inputs:
+            raise InputError(f"--input: '{name}' is given twice")
+        inputs[name] = path
+    return inputs
+
+
+def cmd_schema(args: argparse.Namespace, registry: Registry) -> int:
+    from workflow.pipeline_schema import pipeline_json_schema
+
+    print(json.dumps(pipeline_json_schema(registry, with_params=not args.no_params), indent=2, default=str))
+    return 0
+
+
+_COMMANDS = {"list": cmd_list, "describe": cmd_describe, "validate": cmd_validate, "run": cmd_run, "schema": cmd_schema}
