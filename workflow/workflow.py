@@ -260,20 +260,28 @@ class Workflow:
         result = self.run_items([inputs], raise_errors=True)[0]
         return result.outputs
 
-    def run_items(self, items: list[dict[str, Any]], raise_errors: bool = False) -> list[ItemResult]:
+    def run_items(self, items: list[dict[str, Any]], raise_errors: bool = False,
+                  static_cache: dict[str, dict[str, Any]] | None = None) -> list[ItemResult]:
         """Run a batch of items (each a dict of workflow inputs) through the graph.
 
         Tasks that do not depend on the inputs run once; the others see the whole
         batch through :meth:`Task.run_batch`. A failing batch is retried item by item
         so one bad item is reported (``ItemResult.error``) and the others carry on.
+
+        Args:
+            static_cache: a dict kept by the caller across calls (e.g. the batches of one
+                folder run): static tasks whose outputs it already holds are not run again,
+                the others run and store their outputs in it.
         """
         order = self.order()
         dynamic = self.per_item_tasks()
         self._times = {}
-        static_out: dict[str, dict[str, Any]] = {}
+        static_out: dict[str, dict[str, Any]] = static_cache if static_cache is not None else {}
         item_out: list[dict[str, dict[str, Any]]] = [{} for _ in items]
         errors: list[str | None] = [None] * len(items)
         for task in order:
+            if task.id not in dynamic and task.id in static_out:
+                continue  # already ran in an earlier batch of this run
             start = time.perf_counter()
             if task.id not in dynamic:
                 task.clear()
