@@ -38,6 +38,17 @@ class DataType:
             return str(value)
         return value
 
+    @classmethod
+    def to_row(cls, value: Any) -> dict[str, Any]:
+        """Flat scalar columns for a results CSV: a scalar as ``value``, anything else as JSON text."""
+        if value is None:
+            return {}
+        if isinstance(value, (str, int, float, bool)):
+            return {"value": value}
+        import json
+
+        return {"value": json.dumps(cls.to_jsonable(value), default=str, sort_keys=True)}
+
 
 class Image(DataType):
     """An image: ``numpy.ndarray`` of shape HxWx3, uint8, RGB channel order."""
@@ -57,6 +68,11 @@ class Image(DataType):
     @classmethod
     def to_jsonable(cls, value: Any) -> Any:
         return {"shape": list(value.shape)}
+
+    @classmethod
+    def to_row(cls, value: Any) -> dict[str, Any]:
+        """Images get no CSV columns (runners save them as files)."""
+        return {}
 
 
 class AnnotatedImage(Image):
@@ -78,6 +94,15 @@ class Classification(DataType):
             raise TypeError(f"expected a ClassificationResult, got {type(value).__name__}")
         return value
 
+    @classmethod
+    def to_row(cls, value: Any) -> dict[str, Any]:
+        """``label``, ``score`` of the best class and ``top_k`` as ``"a:0.9100;b:0.0500"``."""
+        if value is None or not value.classes:
+            return {}
+        top = value.classes[0]
+        return {"label": top.label, "score": float(top.score),
+                "top_k": ";".join(f"{c.label}:{float(c.score):.4f}" for c in value.classes)}
+
 
 class Detections(DataType):
     """Boxes with labels and scores: a :class:`workflow.results.DetectionsResult`."""
@@ -92,6 +117,18 @@ class Detections(DataType):
             raise TypeError(f"expected a DetectionsResult, got {type(value).__name__}")
         return value
 
+    @classmethod
+    def to_row(cls, value: Any) -> dict[str, Any]:
+        """``count`` of boxes and ``boxes`` as ``"label:score@x1,y1,x2,y2;..."``."""
+        if value is None:
+            return {}
+        parts = []
+        for i, box in enumerate(value.boxes):
+            label = value.labels[i] if i < len(value.labels) else ""
+            score = f":{float(value.scores[i]):.4f}" if i < len(value.scores) else ""
+            parts.append(f"{label}{score}@{','.join(f'{float(v):g}' for v in box)}")
+        return {"count": len(value.boxes), "boxes": ";".join(parts)}
+
 
 class Path(DataType):
     """A file or folder path (:class:`pathlib.Path`)."""
@@ -103,6 +140,10 @@ class Path(DataType):
         if not isinstance(value, (str, pathlib.PurePath)):
             raise TypeError(f"expected a path, got {type(value).__name__}")
         return pathlib.Path(value)
+
+    @classmethod
+    def to_row(cls, value: Any) -> dict[str, Any]:
+        return {} if value is None else {"value": str(value)}
 
 
 class Dataset(Path):
@@ -127,6 +168,11 @@ class Table(DataType):
         if not isinstance(value, list):
             raise TypeError(f"expected a list of rows, got {type(value).__name__}")
         return value
+
+    @classmethod
+    def to_row(cls, value: Any) -> dict[str, Any]:
+        """The number of rows (the rows themselves go to the JSON results)."""
+        return {} if value is None else {"rows": len(value)}
 
 
 DATA_TYPES: dict[str, type[DataType]] = {
