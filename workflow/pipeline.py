@@ -90,8 +90,9 @@ def _build(text: str, source: str, registry: Registry) -> tuple[Workflow | None,
 # -- stage 1: YAML ---------------------------------------------------------------
 def _parse(text: str, source: str) -> tuple[Any, Locator, list[Problem]]:
     locator = Locator(source)
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader already refuses non-printable characters
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -103,7 +104,8 @@ def _parse(text: str, source: str) -> tuple[Any, Locator, list[Problem]]:
     except RecursionError:
         return None, locator, [Problem(source, None, "yaml", "the document is nested too deeply")]
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None or data is None:
         return None, locator, [Problem(source, 1, "document", f"the file is empty; expected a mapping with "
                                                               f"'version: {FORMAT_VERSION}' and 'tasks'")]

@@ -6,6 +6,7 @@ line comes from the YAML node tree (see :class:`Locator`).
 from __future__ import annotations
 
 import difflib
+import re
 import reprlib
 import warnings
 from dataclasses import dataclass
@@ -146,7 +147,7 @@ class Locator:
             task_id = self._task_id(task_index)
             if not rest:
                 rest = ("tasks", task_index)
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{one_line(str(p))}" for p in rest).lstrip(".")
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{_key_text(p)}" for p in rest).lstrip(".")
         return Problem(self.file, line or self.line(path), field, message, task_id, task_index)
 
     def _task_id(self, index: int) -> str | None:
@@ -156,6 +157,15 @@ class Locator:
             if isinstance(tid, str) and tid.strip() and "\n" not in tid and "'" not in tid:
                 return tid
         return None
+
+
+def _key_text(key: Any) -> str:
+    """A mapping key as written in a field path; odd keys (empty, spaces, unicode) are quoted."""
+    text = str(key)
+    return text if _PLAIN_KEY.match(text) else one_line(_short.repr(text))
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_$-]+$")
 
 
 def check_schema(data: dict[str, Any], locator: Locator) -> tuple[PipelineSpec | None, list[Problem]]:
