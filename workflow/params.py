@@ -89,7 +89,7 @@ def check_keys(task_name: str, model: type[TaskParams], values: dict[str, Any]) 
         if _field_for_key(model, str(key)) is None:
             close = difflib.get_close_matches(str(key), keys, n=1, cutoff=0.5)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ParamError(f"task '{task_name}': unknown parameter '{key}'{hint}; valid: {', '.join(model.model_fields)}")
+            raise ParamError(f"task '{task_name}': unknown parameter {str(key)!r}{hint}; valid: {', '.join(model.model_fields)}")
 
 
 def build_params(task_name: str, model: type[TaskParams], values: dict[str, Any], base: TaskParams | None = None) -> TaskParams:
