@@ -70,13 +70,19 @@ def accepted_keys(model: type[TaskParams]) -> list[str]:
     return keys
 
 
-def _expected(model: type[TaskParams], field: str) -> str:
-    info = model.model_fields[field]
-    ann = info.annotation
+def _type_text(ann: Any) -> str:
+    """``int``, ``str or None``, ``one of 'a', 'b'``: a type as users read it."""
     origin = typing.get_origin(ann)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("None" if a is type(None) else _type_text(a) for a in typing.get_args(ann))
     if origin is typing.Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(ann))
-    text = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+    return getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+
+
+def _expected(model: type[TaskParams], field: str) -> str:
+    info = model.model_fields[field]
+    text = _type_text(info.annotation)
     bounds = [f"{sym} {getattr(m, attr)}" for m in info.metadata for attr, sym in
               (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")) if getattr(m, attr, None) is not None]
     return text + (f" ({', '.join(bounds)})" if bounds else "")
