@@ -1,7 +1,8 @@
 """The ``workflow`` command: list, describe, validate, run, schema.
 
 Exit codes: 0 on success, 1 on an error (one line, ``error: ...``, on stderr),
-2 on a usage error (from argparse), 130 when interrupted (Ctrl-C).
+2 on a usage error (from argparse), 3 when a run finished but some items failed
+(each listed as a ``warning:`` line and in ``report.json``), 130 when interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from workflow.errors import InputError, WorkflowError
-from workflow.pipeline_schema import one_line, suggest
+from workflow.pipeline_schema import one_line
 from workflow.registry import Registry
 
 log = logging.getLogger("workflow.cli")
+EXIT_ITEMS_FAILED = 3  # the run finished, but some items (files, frames) failed; they are listed in report.json
+MAX_LISTED_ERRORS = 10
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,39 +144,44 @@ def cmd_validate(args: argparse.Namespace, registry: Registry) -> int:
 
 
 def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
+    from workflow.distributed import dist_info
     from workflow.pipeline import load_workflow
-    from workflow.runner import run_inputs
-    from workflow.workflow import INPUTS
+    from workflow.runner import RunInterrupted, run_inputs
 
     wf = load_workflow(args.file, registry)
-    inputs = parse_inputs(args.input, wf.inputs)
-    missing = sorted({e.src_port for e in wf.edges if e.src == INPUTS} - set(inputs))
-    if missing:
-        raise InputError(f"workflow input '{missing[0]}' needs a value: add --input {missing[0]}=PATH")
     output = Path(args.output) if args.output else Path("runs") / wf.name
-    report = run_inputs(wf, inputs, output, resume=args.resume, save_images=not args.no_images)
-    summary = report.summary() if hasattr(report, "summary") else None
-    print(summary or f"done: results in {output}")
+    try:
+        report = run_inputs(wf, parse_inputs(args.input, list(wf.inputs)), output, resume=args.resume,
+                            save_images=not args.no_images)
+    except RunInterrupted as exc:
+        print(f"error: interrupted; partial results kept: {exc.report.summary()}", file=sys.stderr)
+        return 130
+    if not dist_info().is_main:
+        return 0
+    print(report.summary())
+    for error in report.errors[:MAX_LISTED_ERRORS]:
+        where = ", ".join(f"{k} {v}" for k, v in error.items() if k != "reason")
+        print(f"warning: {where}: {error.get('reason', '')}", file=sys.stderr)
+    if report.failed:
+        more = f" (listed in {report.report_json})" if report.report_json else ""
+        print(f"error: {report.failed} item(s) failed{more}", file=sys.stderr)
+        return EXIT_ITEMS_FAILED
     return 0
 
 
-def parse_inputs(values: list[str], declared: dict[str, Any]) -> dict[str, str]:
-    """``["image=photos/"]`` -> ``{"image": "photos/"}``; the name may be left out when one input is declared.
+def parse_inputs(values: list[str], names: list[str]) -> dict[str, str]:
+    """``["image=photos/"]`` -> ``{"image": "photos/"}``; ``NAME=`` may be left out when there is one input.
 
     Raises:
-        InputError: an unknown input name or a value given twice.
+        InputError: no name where several inputs are declared, or a name given twice.
     """
-    names = list(declared)
     inputs: dict[str, str] = {}
     for value in values:
         name, sep, path = value.partition("=")
-        if not sep or (name not in declared and len(names) == 1):
+        if not sep or (name not in names and len(names) == 1):
             if len(names) != 1:
                 raise InputError(f"--input {value!r}: write NAME=PATH; the pipeline's inputs are: {', '.join(names) or 'none'}")
             name, path = names[0], value
-        if name not in declared:
-            raise InputError(f"--input {value!r}: the pipeline has no input '{name}'{suggest(name, names)}; "
-                             f"inputs: {', '.join(names) or 'none'}")
         if name in inputs:
             raise InputError(f"--input: '{name}' is given twice")
         inputs[name] = path
