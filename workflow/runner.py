@@ -534,9 +534,10 @@ def _merge_ranks(run: _Run, out: Path, world_size: int, source: dict[str, Any]) 
         for task, seconds in r["times_s"].items():
             times[task] = times.get(task, 0.0) + seconds
     rep.times = times
+    rep.elapsed = time.perf_counter() - run.start
     rep.results_csv, rep.results_json, rep.report_json = out / "results.csv", out / "results.json", out / "report.json"
     jsonl_to_json(out / "results.jsonl", rep.results_json)
     summary = run.summary_dict({**source, "rank": None}, {"rows": rows, "ranks": [
-        {k: r[k] for k in ("rank", "processed", "failed", "skipped", "elapsed_s")} for r in reports]})
+        {"rank": r["source"]["rank"], **{k: r[k] for k in ("processed", "failed", "skipped", "elapsed_s")}} for r in reports]})
     atomic_write_text(rep.report_json, dump_json(summary))
     shutil.rmtree(parts)
