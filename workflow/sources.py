@@ -420,7 +420,8 @@ def _http_only_redirects():
 
     class HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, req, fp, code, msg, headers, newurl):
-            _check_scheme(newurl)
+            if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
+                raise InputError(f"{req.full_url}: redirect to {newurl} refused (only http and https urls are allowed)")
             return super().redirect_request(req, fp, code, msg, headers, newurl)
 
     return HttpOnlyRedirects()
