@@ -258,3 +258,17 @@ def test_ctrl_c_stops_a_run_with_exit_130_and_one_line(env, tmp_path, photos):
     assert proc.returncode == 130, err
     assert len(err.splitlines()) == 1 and err.startswith("error: interrupted"), err
     assert (tmp_path / "out" / "results.csv").exists()  # partial results flushed
+
+
+def test_torchrun_runs_the_same_command_on_two_ranks(env, tmp_path, photos):
+    (tmp_path / "gray.yaml").write_text("version: 1\ninputs: {image: {type: image}}\ntasks:\n  - {id: g, task: grayscale}\n")
+    for i in range(5):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(photos / f"flat_{i}.png")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "workflow", "run", "gray.yaml",
+           "-i", str(photos), "-o", "out", "--no-images"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert [line for line in out.stdout.splitlines() if line.startswith("done:")] == [out.stdout.splitlines()[0]]
+    assert out.stdout.startswith("done: 8 processed, 0 failed")  # printed once, by rank 0, for both ranks
+    rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
+    assert len(rows) == 8 and len({r["path"] for r in rows}) == 8
