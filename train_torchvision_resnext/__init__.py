@@ -1,0 +1,9 @@
+"""ResNeXt training task (torchvision models, torchmetrics, DDP under torchrun).
+
+Submodules: ``params`` and ``task`` (the ``train_torchvision_resnext`` task; no torch import),
+``data`` (dataset layout, split, unreadable files), ``loaders`` (transforms, samplers,
+DataLoaders), ``loop`` (epochs), ``optim`` (optimizer, schedule, freezing, early stopping),
+``metrics`` / ``plots`` (files of a run), ``state`` (RNG, resume), ``model_init``, ``distributed``,
+``export`` (ONNX) and ``trainer`` (:func:`~train_torchvision_resnext.trainer.train`, a whole run).
+"""
+from __future__ import annotations

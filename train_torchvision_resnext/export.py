@@ -1,0 +1,68 @@
+"""ONNX export of the best model, checked against torch with onnxruntime (the ``onnx`` extra)."""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+from workflow.errors import ParamError, TaskRunError
+
+log = logging.getLogger("workflow.task.train_torchvision_resnext")
+TOLERANCE = 1e-3  # max |torch - onnxruntime| on the logits
+
+
+def check_onnx_available(task_id: str = "train_torchvision_resnext") -> None:
+    """Fail before training when ``export_onnx`` is asked for without the ``onnx`` package.
+
+    Raises:
+        ParamError: names the extra to install.
+    """
+    if importlib.util.find_spec("onnx") is None:
+        raise ParamError(f"task '{task_id}': parameter 'export_onnx' needs the onnx package: "
+                         f"pip install 'cv-workflow[onnx]' (or set export_onnx to false)")
+
+
+def export_onnx(model: torch.nn.Module, path: Path, input_size: int, sample: torch.Tensor | None = None) -> Path:
+    """Write ``model`` (fp32, eval mode, dynamic batch) to ``path`` and compare it with torch on ``sample``.
+
+    The comparison runs when onnxruntime is installed; otherwise it is skipped with a log line.
+
+    Raises:
+        TaskRunError: the ONNX model's logits differ from torch's by more than ``TOLERANCE``.
+    """
+    model = model.float().eval().to("cpu", memory_format=torch.contiguous_format)
+    if sample is None:
+        sample = torch.randn(2, 3, input_size, input_size)
+    sample = sample.float().cpu().contiguous()
+    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    use_dynamo = importlib.util.find_spec("onnxscript") is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter, when onnxscript is absent
+        torch.onnx.export(model, (sample[:1],), str(tmp), input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=use_dynamo,
+                          **({"external_data": False} if use_dynamo else {}))
+    os.replace(tmp, path)
+    verify_onnx(model, path, sample)
+    return path
+
+
+def verify_onnx(model: torch.nn.Module, path: Path, sample: torch.Tensor) -> float | None:
+    """Max absolute difference between torch's and onnxruntime's logits on ``sample`` (None: no onnxruntime)."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        log.info("ONNX model '%s' written; onnxruntime is not installed, so it was not checked against torch", path)
+        return None
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: sample.numpy()})[0]
+    with torch.no_grad():
+        want = model(sample).numpy()
+    diff = float(abs(got - want).max())
+    if diff > TOLERANCE:
+        raise TaskRunError(f"ONNX model '{path}' differs from torch by {diff:.2e} on a validation batch (> {TOLERANCE})")
+    log.info("ONNX model '%s' matches torch on %d images (max |diff| %.1e)", path, len(sample), diff)
+    return diff
