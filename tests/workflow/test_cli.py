@@ -272,3 +272,10 @@ def test_torchrun_runs_the_same_command_on_two_ranks(env, tmp_path, photos):
     assert out.stdout.startswith("done: 8 processed, 0 failed")  # printed once, by rank 0, for both ranks
     rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
     assert len(rows) == 8 and len({r["path"] for r in rows}) == 8
+
+
+def test_verbose_adds_the_traceback_before_the_error_line(env, capsys):
+    code, _, err = run_cli(capsys, "-v", "describe", "blur_imag")
+    assert code == 1
+    assert "Traceback (most recent call last)" in err
+    assert err.splitlines()[-1].startswith("error: unknown task 'blur_imag'")

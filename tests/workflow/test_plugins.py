@@ -192,3 +192,11 @@ def test_yaml_tags_cannot_run_code(tmp_path):
                                             r"is not allowed"):
         loads_workflow(text, Registry(use_entry_points=False, plugin_path=""), source="p.yaml")
     assert not marker.exists()
+
+
+def test_every_example_pipeline_validates_with_the_example_plugins(installed, monkeypatch):
+    monkeypatch.setenv("WORKFLOW_PLUGIN_PATH", str(PLUGIN_FOLDER))
+    files = sorted((ROOT / "examples" / "pipelines").glob("*.yaml"))
+    assert len(files) >= 2
+    for path in files:
+        assert [str(p) for p in validate_file(path, Registry())] == [], path.name
