@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
@@ -254,90 +255,38 @@ def merge_results(parts: list[tuple[Path, Path]], csv_path: Path, jsonl_path: Pa
     return len(keys)
 
 
-# -- distributed runs: one part per rank, merged by rank 0 ------------------------------
-PARTS_DIR = ".parts"
-TIMEOUT_ENV = "WORKFLOW_DIST_TIMEOUT"
+@dataclass
+class RunReport:
+    """What a run did. ``outputs`` are the workflow outputs of a single run (or of the last item)."""
+
+    outputs: dict[str, Any] = field(default_factory=dict)
+    processed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    results_csv: Path | None = None
+    results_json: Path | None = None
+    report_json: Path | None = None
+    elapsed: float = 0.0
+    interrupted: bool = False
+    times: dict[str, float] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # CSV rows, kept only when there is no output_dir
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted
+
+    def summary(self) -> str:
+        """One line: counts and where the results are."""
+        where = f"; results in {self.results_csv.parent}" if self.results_csv else ""
+        skipped = f", {self.skipped} already done" if self.skipped else ""
+        state = "interrupted" if self.interrupted else "done"
+        return f"{state}: {self.processed} processed, {self.failed} failed{skipped} in {self.elapsed:.1f} s{where}"
 
 
-def result_files(output_dir: Path) -> list[tuple[Path, Path]]:
-    """The (csv, jsonl) pairs a resumed run may carry rows over from: the merged results, then any rank parts."""
-    pairs = [(output_dir / "results.csv", output_dir / "results.jsonl")]
-    parts = output_dir / PARTS_DIR
-    if parts.is_dir():
-        pairs += [(p, p.with_suffix(".jsonl")) for p in sorted(parts.glob("rank*.csv"))]
-    return pairs
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a folder or video run; the partial results were flushed. ``report`` says how far it got."""
 
-
-def run_token() -> str:
-    """An id shared by the ranks of one launch (so rank 0 never mistakes an old part for a new one)."""
-    env = os.environ
-    for key in ("WORKFLOW_RUN_ID", "TORCHELASTIC_RUN_ID"):
-        if env.get(key) and env[key] != "none":
-            return f"{env[key]}/{env.get('TORCHELASTIC_RESTART_COUNT', '0')}"
-    return f"{env.get('MASTER_ADDR', '')}:{env.get('MASTER_PORT', '')}:{os.getppid()}"
-
-
-class Heartbeat:
-    """Touch ``rank{N}.alive`` every few seconds while a rank works, so rank 0 can tell a dead rank from a slow one."""
-
-    def __init__(self, parts: Path, rank: int, every: float = 2.0):
-        import threading
-
-        parts.mkdir(parents=True, exist_ok=True)
-        (parts / f"rank{rank}.done.json").unlink(missing_ok=True)
-        self.path = parts / f"rank{rank}.alive"
-        self._stop = threading.Event()
-        self.path.write_text(run_token())
-        self._thread = threading.Thread(target=self._beat, args=(every,), daemon=True, name="workflow-heartbeat")
-        self._thread.start()
-
-    def _beat(self, every: float) -> None:
-        while not self._stop.wait(every):
-            self.path.write_text(run_token())
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def write_rank_report(parts: Path, rank: int, summary: dict[str, Any]) -> None:
-    """Mark a rank as finished: its summary plus the launch token, written atomically."""
-    atomic_write_text(parts / f"rank{rank}.done.json", dump_json({**summary, "token": run_token()}))
-
-
-def wait_for_ranks(parts: Path, world_size: int, timeout: float | None = None, poll: float = 0.2) -> list[dict[str, Any]]:
-    """Wait until every rank of this launch wrote its done marker; returns their summaries by rank.
-
-    Raises:
-        WorkflowError: a rank failed, or showed no sign of life (heartbeat) for ``timeout`` seconds
-            (``WORKFLOW_DIST_TIMEOUT``, default 300).
-    """
-    import time
-
-    timeout = timeout if timeout is not None else float(os.environ.get(TIMEOUT_ENV, "300"))
-    token, start = run_token(), time.time()
-    reports: dict[int, dict[str, Any]] = {}
-    while len(reports) < world_size:
-        for rank in range(world_size):
-            if rank in reports:
-                continue
-            marker = parts / f"rank{rank}.done.json"
-            try:
-                data = json.loads(marker.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                data = None
-            if data and data.get("token") == token:
-                if data.get("fatal"):
-                    raise WorkflowError(f"rank {rank} failed: {data['fatal']}")
-                if data.get("interrupted"):
-                    raise WorkflowError(f"rank {rank} was interrupted; partial results in {parts} (rerun with resume)")
-                reports[rank] = data
-                continue
-            alive = parts / f"rank{rank}.alive"
-            last = max(start, alive.stat().st_mtime if alive.exists() else start)
-            if time.time() - last > timeout:
-                raise WorkflowError(f"rank {rank} showed no sign of life for {timeout:g} s ({TIMEOUT_ENV}); "
-                                    f"partial results in {parts} (rerun with resume)")
-        if len(reports) < world_size:
-            time.sleep(poll)
-    return [reports[r] for r in range(world_size)]
+    def __init__(self, report: RunReport):
+        super().__init__(report.summary())
+        self.report = report

@@ -354,6 +354,18 @@ def test_odd_input_names_are_saved_inside_the_output_folder(tmp_path, wf):
     assert saved == ["we_ird_name.png"] and report.processed == 1  # dot-files are skipped as hidden
 
 
+def test_saved_images_never_overwrite_inputs(tmp_path, wf):
+    write_images(tmp_path, {"cat.png": 40})
+    with pytest.raises(InputError, match=r"cat\.png: not saved, it would overwrite an input"):
+        run_on(wf, path=tmp_path / "cat.png", output_dir=tmp_path)
+    assert np.asarray(Image.open(tmp_path / "cat.png")).max() == 40
+    root = tmp_path / "out" / "photos"  # output folder above the input folder
+    write_images(root, {"a.png": 10, "photos/x.png": 20, "x.png": 30})
+    report = run_on(wf, folder=root, output_dir=tmp_path / "out")
+    assert [e["path"] for e in report.errors] == ["photos/x.png"] and "would overwrite an input" in report.errors[0]["reason"]
+    assert np.asarray(Image.open(root / "x.png")).max() == 30 and report.processed == 2
+
+
 # -- video ------------------------------------------------------------------------------------------------
 def make_video(path: Path, values: list[int]) -> None:
     with VideoWriter(path, fps=8) as writer:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from tests.workflow.tasks_for_tests import make_registry
 from workflow import Workflow, WorkflowError
-from workflow.report import wait_for_ranks, write_rank_report
+from workflow.sharding import wait_for_ranks, write_rank_report
 from workflow.runner import run_on
 
 REPO = Path(__file__).resolve().parents[2]
