@@ -450,3 +450,24 @@ def test_a_workflow_without_inputs_runs_once(tmp_path):
         {"outputs": {"model": "model.pt", "metrics": [{"epoch": 1}]}}]
     assert wf.get_task("make_model").output_dir == (tmp_path / "out").resolve()
     assert run_once(wf).outputs["model"] == Path("model.pt")
+
+
+# -- results files ----------------------------------------------------------------------------------------
+def test_results_writer_widens_the_header_when_later_rows_bring_new_columns(tmp_path):
+    from workflow.report import ResultsWriter
+
+    writer = ResultsWriter(tmp_path / "r.csv", tmp_path / "r.jsonl")
+    writer.start()
+    writer.write([({"path": "a.png", "x": 1}, {"path": "a.png"})])
+    writer.write([({"path": "b.png", "x": 2, "y": "z"}, {"path": "b.png"})])
+    writer.close()
+    assert read_csv(tmp_path / "r.csv") == [{"path": "a.png", "x": "1", "y": ""}, {"path": "b.png", "x": "2", "y": "z"}]
+
+
+def test_a_folder_of_only_bad_files_still_writes_every_results_file(tmp_path, wf):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jpg").write_bytes(b"")
+    report = run_on(wf, folder=tmp_path / "in", output_dir=tmp_path / "out")
+    assert (report.processed, report.failed) == (0, 1)
+    assert report.results_csv.read_text() == "path\n" and json.loads(report.results_json.read_text()) == []
+    assert json.loads(report.report_json.read_text())["errors"] == [{"path": "a.jpg", "reason": "empty file (0 bytes)"}]
