@@ -20,7 +20,6 @@ from workflow.errors import InputError, WorkflowError
 from workflow.pipeline_schema import one_line
 from workflow.registry import Registry
 
-log = logging.getLogger("workflow.cli")
 EXIT_ITEMS_FAILED = 3  # the run finished, but some items (files, frames) failed; they are listed in report.json
 MAX_LISTED_ERRORS = 10
 
@@ -110,8 +109,11 @@ def cmd_describe(args: argparse.Namespace, registry: Registry) -> int:
     print(f"source: {registry.source(args.task)}")
     rows = describe_params(cls.Params)
     print("\nparameters:" if rows else "\nparameters: none")
-    table = [(r["name"], r["type"], f"default {_show(r['default'])}",
-              r["help"] + (f" (aliases: {', '.join(r['aliases'])})" if r["aliases"] else "")) for r in rows]
+    table = []
+    for r in rows:
+        aliases = [a for a in r["aliases"] if a != r["name"]]
+        table.append((r["name"], r["type"], f"default {_show(r['default'])}",
+                      r["help"] + (f" (aliases: {', '.join(aliases)})" if aliases else "")))
     widths = [max((len(row[i]) for row in table), default=0) for i in range(3)]
     for row in table:
         print("  " + "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths)) + f"  {row[3]}".rstrip())
@@ -127,17 +129,18 @@ def _show(value: Any) -> str:
 
 
 def cmd_validate(args: argparse.Namespace, registry: Registry) -> int:
-    from workflow.pipeline import load_workflow, validate_file
+    from workflow.errors import PipelineError
+    from workflow.pipeline import load_workflow
 
     failed = 0
     for file in args.files:
-        problems = validate_file(file, registry)
-        for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
-        if problems:
+        try:
+            wf = load_workflow(file, registry)
+        except PipelineError as exc:  # every problem of the failing stage, one line each
+            for problem in getattr(exc, "problems", [exc]):
+                print(f"error: {problem}", file=sys.stderr)
             failed += 1
             continue
-        wf = load_workflow(file, registry)
         steps = " -> ".join(t.id for t in wf.order())
         print(f"ok: {file}: {len(wf.tasks)} task(s): {steps or 'none'}; outputs: {', '.join(wf.output_names()) or 'none'}")
     return 1 if failed else 0
