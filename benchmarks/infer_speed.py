@@ -1,0 +1,163 @@
+"""Inference speed of infer_torchvision_resnext: Ikomia-style loop vs model alone vs our folder run.
+
+Generates a folder of real-sized JPEGs (scikit-image photos upscaled and varied to
+1280x960), then times in one process:
+
+  (a) a per-image fp32 eager loop with a squashing resize (what Ikomia's plugin does),
+  (b) the model alone on the default backend/precision at the same batch size
+      (preprocessed uint8 crops, no decoding),
+  (c) our folder run end to end: ``Workflow.run_on(folder=...)`` (decode, preprocess,
+      model, results CSV), with the model already loaded,
+
+and prints images/s for each and the ratios c/a and c/b (goals: >= 5.0 and >= 0.75).
+
+Weights: ``--weights FILE`` (a checkpoint or torchvision state dict), else
+$RESNEXT_IMAGENET_WEIGHTS, else a random-weight 1000-class checkpoint (speed does not
+depend on the weights' values).
+
+    python benchmarks/infer_speed.py --images 64 --model resnext50 --batch 8
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def make_jpegs(folder: Path, count: int, size=(1280, 960), seed: int = 0) -> list[Path]:
+    """``count`` JPEGs of ``size`` from scikit-image photos (random crops, flips, upscaled), quality 90."""
+    from PIL import Image
+    from skimage import data
+
+    rng = np.random.default_rng(seed)
+    photos = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket(), data.hubble_deep_field(),
+              data.immunohistochemistry(), np.stack([data.camera()] * 3, axis=2), data.retina()[..., :3]]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        photo = photos[i % len(photos)]
+        h, w = photo.shape[:2]
+        ch, cw = int(h * rng.uniform(0.7, 1.0)), int(w * rng.uniform(0.7, 1.0))
+        y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+        crop = photo[y:y + ch, x:x + cw]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        img = Image.fromarray(np.ascontiguousarray(crop)).resize(size, Image.BICUBIC)
+        path = folder / f"img_{i:04d}.jpg"
+        img.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def weights_file(arg: str | None, model: str, workdir: Path) -> tuple[Path, str]:
+    """A weights file to load, and where it came from."""
+    chosen = arg or os.environ.get("RESNEXT_IMAGENET_WEIGHTS")
+    if chosen:
+        return Path(chosen), "given"
+    import torch
+
+    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, Preprocessing, save_checkpoint
+    from infer_torchvision_resnext.models import create_model, imagenet_categories, resolve_arch, resolve_weights
+
+    arch = resolve_arch(model)
+    torch.manual_seed(0)
+    manifest = Manifest(FORMAT_VERSION, arch, imagenet_categories(arch), Preprocessing.from_weights(resolve_weights(arch)), {},
+                        "benchmarks/infer_speed.py (random weights)")
+    return save_checkpoint(workdir / f"{arch}-random.pt", create_model(arch), manifest), "random weights"
+
+
+def time_ikomia_style(paths: list[Path], weights: Path, model: str, size: int) -> float:
+    """(a) per image: cv2 read, BGR->RGB, ToTensor + squashing Resize + Normalize, fp32 eager forward."""
+    import cv2
+    import torch
+    from torchvision import transforms
+
+    from infer_torchvision_resnext.checkpoint import build_model, load_checkpoint
+    from infer_torchvision_resnext.models import resolve_arch
+
+    net = build_model(load_checkpoint(weights, arch=resolve_arch(model))).eval()
+    trf = transforms.Compose([transforms.ToTensor(), transforms.Resize((size, size), antialias=True),
+                              transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    start = time.perf_counter()
+    for path in paths:
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        with torch.no_grad():
+            probs = torch.softmax(net(trf(rgb).unsqueeze(0)), dim=1)
+        probs.topk(5)
+    return len(paths) / (time.perf_counter() - start)
+
+
+def time_model_only(task, count: int, batch: int) -> float:
+    """(b) the task's own backend on preprocessed uint8 crops, ``batch`` per task batch, no decoding."""
+    loaded = task.load_model()
+    prep, backend = loaded.source.prep, loaded.backend
+    crops = np.random.default_rng(1).integers(0, 256, (batch, prep.crop_size, prep.crop_size, 3), dtype=np.uint8)
+    step = min(batch, backend.chunk_size(batch)) if hasattr(backend, "chunk_size") else batch
+    chunks = [crops[i:i + step] for i in range(0, batch, step)]
+    list(backend.infer_batches(chunks))  # warm-up
+    start = time.perf_counter()
+    for _ in range(max(1, count // batch)):
+        list(backend.infer_batches(chunks))
+    return max(1, count // batch) * batch / (time.perf_counter() - start)
+
+
+def time_folder_run(wf, folder: Path, out: Path, count: int) -> tuple[float, object]:
+    """(c) ``wf.run_on(folder=...)`` end to end (decode, preprocess, model, results files)."""
+    start = time.perf_counter()
+    report = wf.run_on(folder=folder, output_dir=out, save_images=False)
+    elapsed = time.perf_counter() - start
+    if report.processed != count:
+        raise SystemExit(f"folder run processed {report.processed} of {count} images: {report.errors[:3]}")
+    return count / elapsed, report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=64)
+    parser.add_argument("--model", default="resnext50")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--weights", default=None)
+    parser.add_argument("--skip-a", action="store_true", help="skip the slow Ikomia-style loop")
+    args = parser.parse_args(argv)
+
+    from workflow import Workflow
+
+    with tempfile.TemporaryDirectory(prefix="infer_speed_") as tmp:
+        tmp = Path(tmp)
+        t0 = time.perf_counter()
+        paths = make_jpegs(tmp / "images", args.images)
+        weights, origin = weights_file(args.weights, args.model, tmp)
+        print(f"{len(paths)} JPEGs 1280x960 in {time.perf_counter() - t0:.1f}s; weights: {origin}; "
+              f"{os.cpu_count()} CPUs; model {args.model}, batch {args.batch}", flush=True)
+
+        wf = Workflow(name="bench")
+        task = wf.add_task(name="infer_torchvision_resnext", auto_connect=True,
+                           params={"model_name": args.model, "model_weight_file": str(weights), "batch_size": args.batch})
+        t0 = time.perf_counter()
+        loaded = task.load_model()
+        rt = loaded.runtime
+        print(f"model ready in {time.perf_counter() - t0:.1f}s on {rt.backend}/{rt.device}/{rt.precision}, "
+              f"{loaded.source.prep.crop_size}px", flush=True)
+        wf.run_on(folder=tmp / "images", output_dir=tmp / "warm", save_images=False)  # warm-up pass (caches, threads)
+
+        b = time_model_only(task, args.images, args.batch)
+        print(f"(b) model alone, {rt.backend} {rt.precision} batch {args.batch}: {b:.1f} img/s", flush=True)
+        c, report = time_folder_run(wf, tmp / "images", tmp / "out", args.images)
+        print(f"(c) folder run end to end: {c:.1f} img/s  (task times: "
+              f"{', '.join(f'{k} {v:.2f}s' for k, v in report.times.items())})", flush=True)
+        if args.skip_a:
+            print(f"c/b = {c / b:.2f} (goal >= 0.75)")
+            return 0
+        a = time_ikomia_style(paths, weights, args.model, loaded.source.prep.crop_size)
+        print(f"(a) Ikomia-style per-image fp32 eager, squashing resize: {a:.1f} img/s", flush=True)
+        print(f"c/a = {c / a:.2f} (goal >= 5.0)   c/b = {c / b:.2f} (goal >= 0.75)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Drawing results on images (OpenCV, imported lazily). Images are RGB; the input is never modified."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+BOX_COLOR = (255, 64, 32)  # RGB
+TEXT_COLOR = (255, 255, 255)
+TEXT_BG = (32, 32, 32)
+
+
+def _font_scale(image: np.ndarray) -> float:
+    return max(0.35, min(image.shape[:2]) / 700.0)
+
+
+def _put_label(canvas: np.ndarray, text: str, x: int, y: int, bg=TEXT_BG) -> None:
+    """Write ``text`` on a filled rectangle whose top-left corner is (x, y), kept inside the image."""
+    import cv2
+
+    scale = _font_scale(canvas)
+    thick = max(1, int(round(scale * 1.5)))
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    h, w = canvas.shape[:2]
+    x = int(min(max(0, x), max(0, w - tw - 4)))
+    y = int(min(max(0, y), max(0, h - th - base - 4)))
+    cv2.rectangle(canvas, (x, y), (x + tw + 4, y + th + base + 4), bg, -1)
+    cv2.putText(canvas, text, (x + 2, y + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOR, thick, cv2.LINE_AA)
+
+
+def draw_labels(image: np.ndarray, lines: Sequence[str]) -> np.ndarray:
+    """A copy of ``image`` with ``lines`` (e.g. "tabby 0.87") stacked in the top-left corner."""
+    canvas = np.ascontiguousarray(image).copy()
+    y = 0
+    for text in lines:
+        _put_label(canvas, text, 0, y)
+        y += int(30 * _font_scale(canvas)) + 6
+    return canvas
+
+
+def draw_boxes(image: np.ndarray, boxes: Sequence[Sequence[float]], texts: Sequence[str]) -> np.ndarray:
+    """A copy of ``image`` with each box (x1, y1, x2, y2) outlined and its text above it."""
+    import cv2
+
+    canvas = np.ascontiguousarray(image).copy()
+    thick = max(1, int(round(_font_scale(canvas) * 2)))
+    for (x1, y1, x2, y2), text in zip(boxes, texts):
+        cv2.rectangle(canvas, (int(x1), int(y1)), (int(x2), int(y2)), BOX_COLOR, thick)
+        if text:
+            _put_label(canvas, text, int(x1), int(y1) - int(30 * _font_scale(canvas)), bg=BOX_COLOR)
+    return canvas

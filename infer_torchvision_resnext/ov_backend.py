@@ -1,0 +1,208 @@
+"""OpenVINO CPU backend: uint8 NHWC in, mean/std in the graph, async requests, cached conversion.
+
+Converting a ResNeXt with ``openvino.convert_model`` takes seconds (tracing), so
+the converted model (with its preprocessing) is saved as IR under a key made of
+the weights' identity, crop size, mean/std and the library versions, and the
+compiled blob is cached by OpenVINO itself (``CACHE_DIR``). A second run in the
+same process reuses the compiled model; a second process reads the IR and blob.
+Cache folder: ``$WORKFLOW_CACHE_DIR/openvino`` (default ``~/.cache/cv-workflow``).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import threading
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from infer_torchvision_resnext.backends import Runtime
+    from infer_torchvision_resnext.checkpoint import Preprocessing
+
+log = logging.getLogger("workflow.task.infer_torchvision_resnext")
+_PRECISION_HINT = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+_COMPILED: OrderedDict[str, object] = OrderedDict()  # in-process cache: key -> CompiledModel
+_COMPILED_MAX = 4
+_LOCK = threading.Lock()
+stats = {"conversions": 0, "ir_loads": 0, "memory_hits": 0}  # counters, for tests and logs
+
+
+def cache_root() -> Path:
+    """``$WORKFLOW_CACHE_DIR`` or ``$XDG_CACHE_HOME/cv-workflow`` (default ``~/.cache/cv-workflow``)."""
+    env = os.environ.get("WORKFLOW_CACHE_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cv-workflow"
+
+
+def model_key(cache_key: str, prep: Preprocessing, num_classes: int) -> str:
+    """Hash naming one converted model: weights identity + input recipe + library versions."""
+    import openvino
+    import torch
+
+    text = "|".join(map(str, (cache_key, prep.crop_size, prep.mean, prep.std, num_classes, openvino.__version__, torch.__version__)))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _convert(model: torch.nn.Module, prep: Preprocessing):
+    """torch model -> OpenVINO model taking uint8 NHWC (dynamic batch), normalised inside the graph."""
+    import openvino as ov
+    import torch
+    from openvino import Layout, Type
+    from openvino.preprocess import PrePostProcessor
+
+    size = prep.crop_size
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracing warnings (deprecations) are not the user's concern
+        ov_model = ov.convert_model(model.eval(), example_input=torch.zeros(1, 3, size, size),
+                                    input=[ov.PartialShape([-1, 3, size, size])])
+    ppp = PrePostProcessor(ov_model)
+    ppp.input().tensor().set_element_type(Type.u8).set_layout(Layout("NHWC"))
+    ppp.input().model().set_layout(Layout("NCHW"))
+    ppp.input().preprocess().convert_element_type(Type.f32).mean([m * 255.0 for m in prep.mean]).scale([s * 255.0 for s in prep.std])
+    ppp.output().tensor().set_element_type(Type.f32)
+    stats["conversions"] += 1
+    return ppp.build()
+
+
+def _load_or_convert(model_factory: Callable[[], torch.nn.Module], prep: Preprocessing, key: str | None, core):
+    """The OpenVINO model from the IR cache, converting (and saving) ``model_factory()`` on a miss."""
+    import openvino as ov
+
+    if key is None:
+        return _convert(model_factory(), prep)
+    folder = cache_root() / "openvino" / key
+    xml = folder / "model.xml"
+    if xml.is_file():
+        try:
+            stats["ir_loads"] += 1
+            return core.read_model(str(xml))
+        except Exception as exc:  # a damaged cache entry is rebuilt, and said so
+            log.warning("openvino cache entry %s unreadable (%s): converting again", folder, exc)
+    ov_model = _convert(model_factory(), prep)
+    tmp = folder.with_name(f"{key}.tmp-{os.getpid()}-{threading.get_ident()}")
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        ov.save_model(ov_model, str(tmp / "model.xml"), compress_to_fp16=False)
+        if not folder.exists():
+            os.replace(tmp, folder)  # atomic: readers see a complete entry or none
+    except OSError as exc:
+        if not xml.is_file():  # losing a race to another process is fine; anything else is worth a line
+            log.warning("openvino cache not written to %s: %s", folder, exc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ov_model
+
+
+def compiled_model(model_factory: Callable[[], torch.nn.Module], prep: Preprocessing, precision: str, num_classes: int,
+                   cache_key: str | None, hint: str = "THROUGHPUT"):
+    """A CPU-compiled model, from the in-process cache, the IR cache, or a fresh conversion.
+
+    Args:
+        model_factory: builds the torch model; called only when the model must be converted.
+        prep: crop size and mean/std (part of the graph).
+        precision: fp32/bf16/fp16 -> INFERENCE_PRECISION_HINT.
+        num_classes: head size (part of the cache key).
+        cache_key: weights identity; None disables both caches.
+        hint: OpenVINO PERFORMANCE_HINT (THROUGHPUT: parallel streams; LATENCY: one request, all cores).
+    """
+    import openvino as ov
+
+    key = model_key(cache_key, prep, num_classes) if cache_key else None
+    mem_key = f"{key}|{precision}|{hint}|{sorted(extra_config().items())}" if key else None
+    with _LOCK:
+        if mem_key and mem_key in _COMPILED:
+            _COMPILED.move_to_end(mem_key)
+            stats["memory_hits"] += 1
+            return _COMPILED[mem_key]
+        core = ov.Core()
+        blobs = cache_root() / "openvino" / "blobs"
+        try:
+            blobs.mkdir(parents=True, exist_ok=True)
+            core.set_property({"CACHE_DIR": str(blobs)})
+        except OSError as exc:
+            log.warning("openvino blob cache disabled (%s)", exc)
+        ov_model = _load_or_convert(model_factory, prep, key, core)
+        config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": _PRECISION_HINT[precision], **extra_config()}
+        compiled = core.compile_model(ov_model, "CPU", config)
+        if mem_key:
+            _COMPILED[mem_key] = compiled
+            while len(_COMPILED) > _COMPILED_MAX:
+                _COMPILED.popitem(last=False)
+        return compiled
+
+
+def extra_config() -> dict[str, str]:
+    """CPU plugin properties from ``$WORKFLOW_OPENVINO_CONFIG`` ("KEY=VALUE,KEY=VALUE"), for tuning."""
+    text = os.environ.get("WORKFLOW_OPENVINO_CONFIG", "").strip()
+    pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def clear_memory_cache() -> None:
+    """Forget compiled models held by this process (the disk cache stays)."""
+    with _LOCK:
+        _COMPILED.clear()
+
+
+class OpenVINOBackend:
+    """Runs a compiled model with an ``AsyncInferQueue`` so the caller can prepare the next chunk meanwhile.
+
+    Args:
+        model: torch classifier, or a zero-argument callable building it (called only on a cache miss).
+        prep: crop size and mean/std baked into the graph.
+        runtime: resolved precision (``fp32``/``bf16``/``fp16`` -> the CPU's inference precision hint).
+        cache_key: identity of the weights (file + size + mtime, or torchvision weights name); None: no cache.
+        batch_size: images per task batch, split over parallel requests; 1 compiles for latency instead.
+        num_classes: head size (read from ``model.fc`` when a module is given).
+    """
+
+    name = "openvino"
+
+    def __init__(self, model, prep: Preprocessing, runtime: Runtime, cache_key: str | None = None,
+                 batch_size: int = 8, num_classes: int | None = None):
+        import openvino as ov
+
+        self.runtime = runtime
+        self.prep = prep
+        factory = model if callable(model) and not hasattr(model, "state_dict") else (lambda: model)
+        if num_classes is None:
+            num_classes = int(model.fc.out_features) if hasattr(model, "fc") else -1
+        hint = "LATENCY" if batch_size == 1 else "THROUGHPUT"
+        self.compiled = compiled_model(factory, prep, runtime.precision, num_classes, cache_key, hint)
+        self.num_requests = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        self.queue = ov.AsyncInferQueue(self.compiled, self.num_requests)
+        self.queue.set_callback(self._on_done)
+        self.batch_size = batch_size
+        self._results: dict[int, np.ndarray] = {}
+
+    def _on_done(self, request, job_id: int) -> None:
+        self._results[job_id] = request.get_output_tensor(0).data.copy()
+
+    def chunk_size(self, n: int) -> int:
+        """Images per request for a batch of ``n``: two chunks per parallel request, so the first
+        request starts after little preprocessing and the requests stay busy to the end."""
+        return max(1, -(-n // (2 * self.num_requests)))
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Logits (N, classes) float32 of a uint8 NHWC batch (split across the parallel requests)."""
+        step = self.chunk_size(len(batch))
+        return np.concatenate(list(self.infer_batches(batch[i:i + step] for i in range(0, len(batch), step))))
+
+    def infer_batches(self, batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Logits of each batch, in order; the next batch is produced while earlier ones run."""
+        self._results = {}
+        n = 0
+        for n, batch in enumerate(batches, start=1):
+            self.queue.start_async({0: np.ascontiguousarray(batch)}, n - 1)  # waits only when every request is busy
+        self.queue.wait_all()
+        for i in range(n):
+            yield self._results.pop(i)

@@ -1,0 +1,60 @@
+"""Parameters of the ``infer_torchvision_resnext`` task (Ikomia-compatible names, typed, strings accepted)."""
+from __future__ import annotations
+
+import os
+from typing import Literal, Optional
+
+from pydantic import AliasChoices, Field, field_validator
+
+from workflow.params import TaskParams
+
+# Parameters whose change invalidates the loaded model (batch_size only changes how batches are split).
+MODEL_PARAMS = frozenset({"model_name", "input_size", "pretrained_weights", "model_weight_file", "class_file",
+                          "device", "precision", "backend"})
+_FULL_NAMES = {"resnext50_32x4d": "resnext50", "resnext101_32x8d": "resnext101"}
+
+
+class InferResnextParams(TaskParams):
+    """Model choice, weights, preprocessing size, runtime and output size of the classifier."""
+
+    model_name: Literal["resnext50", "resnext101", "resnext101_64x4d"] = Field(
+        "resnext50", description="resnext50 (resnext50_32x4d), resnext101 (resnext101_32x8d) or resnext101_64x4d")
+    input_size: Optional[int] = Field(
+        None, ge=16, le=2048, description="side of the centre crop the model sees; default: the weights' own (224) "
+        "or the checkpoint's; the resize size follows the weights' ratio (e.g. 232/224)")
+    pretrained_weights: Literal["DEFAULT", "IMAGENET1K_V1", "IMAGENET1K_V2"] = Field(
+        "DEFAULT", description="torchvision weights when no model_weight_file is given (V2 is not offered for resnext101_64x4d)")
+    model_weight_file: Optional[str] = Field(
+        None, validation_alias=AliasChoices("model_weight_file", "model_path"),
+        description="checkpoint written by train_torchvision_resnext, or a plain torchvision state dict (with class_file)")
+    class_file: Optional[str] = Field(None, description="class names, one per line (overrides the checkpoint's)")
+    top_k: int = Field(5, ge=1, description="how many classes get_results() returns, best first")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available, else cpu")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 on CPUs with AMX/AVX512-BF16, fp16 on CUDA, else fp32")
+    backend: Literal["auto", "torch", "openvino"] = Field(
+        "auto", description="auto: OpenVINO on CPU when installed, else torch")
+    batch_size: int = Field(8, ge=1, le=1024, description="images per forward pass in folder/video runs")
+
+    @field_validator("model_name", mode="before")
+    @classmethod
+    def _short_model_name(cls, value):
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return _FULL_NAMES.get(value, value)
+        return value
+
+    @field_validator("pretrained_weights", mode="before")
+    @classmethod
+    def _upper_weights(cls, value):
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("device", "precision", "backend", mode="before")
+    @classmethod
+    def _lower_choice(cls, value):
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("model_weight_file", "class_file", mode="before")
+    @classmethod
+    def _path_to_str(cls, value):
+        return os.fspath(value) if isinstance(value, os.PathLike) else value

@@ -1,0 +1,150 @@
+"""Runtime resolution, the torch backend, and the OpenVINO backend's cache."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from infer_torchvision_resnext import backends
+from infer_torchvision_resnext.backends import Runtime, TorchBackend, resolve_runtime, softmax
+from infer_torchvision_resnext.checkpoint import Preprocessing, build_model, load_checkpoint
+from infer_torchvision_resnext.preprocess import normalize_nchw, preprocess_batch
+from workflow.errors import ParamError
+
+
+@pytest.fixture
+def machine(monkeypatch):
+    """Pretend hardware: set('cuda', 'openvino', 'bf16') members switch features on."""
+
+    def configure(*features):
+        monkeypatch.setattr(backends, "cuda_available", lambda: "cuda" in features)
+        monkeypatch.setattr(backends, "openvino_available", lambda: "openvino" in features)
+        monkeypatch.setattr(backends, "cpu_supports_bf16", lambda: "bf16" in features)
+
+    return configure
+
+
+@pytest.mark.parametrize("features, expected", [
+    (("openvino", "bf16"), Runtime("openvino", "cpu", "bf16")),
+    (("openvino",), Runtime("openvino", "cpu", "fp32")),
+    (("bf16",), Runtime("torch", "cpu", "bf16")),
+    ((), Runtime("torch", "cpu", "fp32")),
+    (("cuda", "openvino", "bf16"), Runtime("torch", "cuda", "fp16")),
+])
+def test_auto_choices(machine, features, expected):
+    machine(*features)
+    assert resolve_runtime() == expected
+
+
+def test_auto_without_openvino_logs_one_line(machine, caplog):
+    machine("bf16")
+    with caplog.at_level("INFO", logger="workflow.task.infer_torchvision_resnext"):
+        resolve_runtime("cpu", "auto", "auto")
+    assert [r.getMessage() for r in caplog.records if "openvino is not installed" in r.getMessage()] != []
+
+
+def test_explicit_choices_win(machine):
+    machine("cuda", "openvino", "bf16")
+    assert resolve_runtime("cpu", "fp32", "auto") == Runtime("openvino", "cpu", "fp32")
+    assert resolve_runtime("auto", "auto", "openvino") == Runtime("openvino", "cpu", "bf16")
+    assert resolve_runtime("cuda", "bf16", "torch") == Runtime("torch", "cuda", "bf16")
+
+
+@pytest.mark.parametrize("features, args, message", [
+    ((), ("cuda", "auto", "auto"), r"device 'cuda' was requested but torch sees no CUDA GPU"),
+    (("cuda", "openvino"), ("cuda", "auto", "openvino"), r"backend 'openvino' runs on the CPU here"),
+    ((), ("cpu", "auto", "openvino"), r"openvino package is not installed"),
+    (("bf16",), ("cpu", "fp16", "torch"), r"precision 'fp16' is not supported by the torch CPU path"),
+])
+def test_impossible_combinations_are_refused(machine, features, args, message):
+    machine(*features)
+    with pytest.raises(ParamError, match=message):
+        resolve_runtime(*args)
+
+
+def test_softmax_rows_sum_to_one_and_keep_order():
+    logits = np.array([[1000.0, 0.0, -5.0], [0.1, 0.2, 0.3]], np.float32)
+    p = softmax(logits)
+    assert p.dtype == np.float32 and np.allclose(p.sum(1), 1.0)
+    assert p[0].argmax() == 0 and list(np.argsort(-p[1])) == [2, 1, 0]
+
+
+def _reference_logits(model, batch, prep):
+    with torch.inference_mode():
+        return model.eval()(normalize_nchw(torch.from_numpy(batch), prep.mean, prep.std).contiguous()).numpy()
+
+
+def test_torch_backend_fp32_matches_plain_eager(probe, photos):
+    path, _, _ = probe
+    ckpt = load_checkpoint(path)
+    prep = ckpt.manifest.preprocessing
+    batch = preprocess_batch([photos["chelsea"], photos["rocket"], photos["camera"]], prep)
+    ref = _reference_logits(build_model(ckpt), batch, prep)
+    ours = TorchBackend(build_model(load_checkpoint(path)), prep, Runtime("torch", "cpu", "fp32")).infer(batch)
+    assert ours.shape == ref.shape == (3, len(ckpt.manifest.class_names)) and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
+    bf16 = TorchBackend(build_model(load_checkpoint(path)), prep, Runtime("torch", "cpu", "bf16"))
+    assert (bf16.infer(batch).argmax(1) == ref.argmax(1)).all()
+    assert [len(x) for x in bf16.infer_batches([batch[:1], batch[1:]])] == [1, 2]
+
+
+def _task_cache_key(path):
+    """The OpenVINO cache key the task itself uses for this checkpoint (so task tests reuse the conversion)."""
+    from infer_torchvision_resnext.loader import resolve_source
+    from infer_torchvision_resnext.params import InferResnextParams
+
+    return resolve_source(InferResnextParams(model_weight_file=str(path))).cache_key
+
+
+needs_openvino = pytest.mark.skipif(not backends.openvino_available(), reason="openvino is not installed")
+
+
+@needs_openvino
+def test_openvino_backend_converts_once_then_reuses(probe, photos, monkeypatch, _openvino_cache):
+    from infer_torchvision_resnext import ov_backend
+
+    path, _, _ = probe
+    ckpt = load_checkpoint(path)
+    prep = ckpt.manifest.preprocessing
+    key = _task_cache_key(path)
+    batch = preprocess_batch([photos["chelsea"], photos["rocket"], photos["camera"]], prep)
+    ref = _reference_logits(build_model(ckpt), batch, prep)
+    ov_backend.clear_memory_cache()
+    before = dict(ov_backend.stats)
+    built = []
+
+    def factory():
+        built.append(1)
+        return build_model(load_checkpoint(path))
+
+    runtime = Runtime("openvino", "cpu", "fp32")
+    first = ov_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)
+    np.testing.assert_allclose(first.infer(batch), ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
+    ir = _openvino_cache / "openvino" / ov_backend.model_key(key, prep, 8) / "model.xml"
+    assert ir.is_file() and len(built) == 1
+    second = ov_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)  # same process
+    assert second.compiled is first.compiled and len(built) == 1
+    ov_backend.clear_memory_cache()  # as a new process would: read the IR, no conversion
+    third = ov_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)
+    np.testing.assert_allclose(third.infer(batch), ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
+    assert len(built) == 1
+    assert ov_backend.stats["conversions"] - before["conversions"] <= 1
+    assert ov_backend.stats["memory_hits"] - before["memory_hits"] == 1
+    assert ov_backend.stats["ir_loads"] - before["ir_loads"] >= 1
+
+
+@needs_openvino
+def test_openvino_batches_keep_order(probe, photos):
+    from infer_torchvision_resnext.ov_backend import OpenVINOBackend
+
+    path, crops, _ = probe
+    ckpt = load_checkpoint(path)
+    prep = ckpt.manifest.preprocessing
+    batch = preprocess_batch(crops[:10], prep)
+    backend = OpenVINOBackend(lambda: build_model(load_checkpoint(path)), prep, Runtime("openvino", "cpu", "fp32"),
+                              cache_key=_task_cache_key(path),
+                              num_classes=8)
+    whole = backend.infer(batch)
+    parts = np.concatenate(list(backend.infer_batches([batch[:3], batch[3:4], batch[4:]])))
+    np.testing.assert_allclose(parts, whole, rtol=1e-4, atol=1e-4)
+    assert backend.chunk_size(8) == max(1, -(-8 // (2 * backend.num_requests)))
