@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import graphlib
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workflow.errors import GraphError, PortError, WorkflowError, TaskRunError
+from workflow.errors import GraphError, PortError, WorkflowError
+from workflow.executor import INPUTS, ItemResult, execute
 from workflow.ports import DataType, Image, resolve_data_type
 from workflow.registry import Registry, default_registry
 from workflow.task import Task
 
-INPUTS = "$inputs"  # pseudo task id of the workflow's own inputs
 
 
 @dataclass(frozen=True)
@@ -29,14 +28,6 @@ class Edge:
 
     def ref(self) -> str:
         return f"$inputs.{self.src_port}" if self.src == INPUTS else f"$steps.{self.src}.{self.src_port}"
-
-
-@dataclass
-class ItemResult:
-    """What one item (image, frame) produced: the workflow outputs, or the error that stopped it."""
-
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
 
 
 class Workflow:
@@ -152,11 +143,7 @@ class Workflow:
         return self.get_task(src).output_port(port).type
 
     def _add_edge(self, edge: Edge) -> None:
-        src_type = self._source_type(edge.src, edge.src_port)
-        dst_port = self.get_task(edge.dst).input_port(edge.dst_port)
-        if not dst_port.type.accepts(src_type):
-            raise PortError(f"task '{edge.dst}': input '{edge.dst_port}' ({dst_port.type.label}) cannot take "
-                            f"{edge.ref()} ({src_type.label})")
+        self._check_edge(edge)
         self._edges = [e for e in self._edges if (e.dst, e.dst_port) != (edge.dst, edge.dst_port)]
         self._edges.append(edge)
 
@@ -269,94 +256,15 @@ class Workflow:
         so one bad item is reported (``ItemResult.error``) and the others carry on.
 
         Args:
+            raise_errors: raise the first error instead of recording it per item.
             static_cache: a dict kept by the caller across calls (e.g. the batches of one
                 folder run): static tasks whose outputs it already holds are not run again,
                 the others run and store their outputs in it.
         """
-        order = self.order()
-        dynamic = self.per_item_tasks()
         self._times = {}
-        static_out: dict[str, dict[str, Any]] = static_cache if static_cache is not None else {}
-        item_out: list[dict[str, dict[str, Any]]] = [{} for _ in items]
-        errors: list[str | None] = [None] * len(items)
-        for task in order:
-            if task.id not in dynamic and task.id in static_out:
-                continue  # already ran in an earlier batch of this run
-            start = time.perf_counter()
-            if task.id not in dynamic:
-                task.clear()
-                batch = [self._gather(task, {}, {}, static_out)]
-                static_out[task.id] = self._run_task(task, batch)[0]
-            else:
-                alive = [i for i in range(len(items)) if errors[i] is None]
-                batch, ready = [], []
-                for i in alive:
-                    try:
-                        batch.append(self._gather(task, items[i], item_out[i], static_out))
-                        ready.append(i)
-                    except WorkflowError as exc:
-                        if raise_errors:
-                            raise
-                        errors[i] = str(exc)
-                alive = ready
-                if raise_errors:
-                    outs = self._run_task(task, batch)
-                else:
-                    alive, outs = self._run_isolating(task, alive, batch, errors)
-                for i, out in zip(alive, outs):
-                    item_out[i][task.id] = out
-            self._times[task.id] = self._times.get(task.id, 0.0) + time.perf_counter() - start
-        results = []
-        for i in range(len(items)):
-            if errors[i] is not None:
-                results.append(ItemResult(error=errors[i]))
-                continue
-            outs = {name: (static_out.get(tid) or item_out[i].get(tid, {})).get(port) for name, (tid, port) in self.output_names().items()}
-            results.append(ItemResult(outputs=outs))
+        results = execute(self, items, raise_errors, static_cache if static_cache is not None else {}, self._times)
         self._last_outputs = results[-1].outputs if results else {}
         return results
-
-    def _gather(self, task: Task, item: dict[str, Any], item_out: dict[str, dict[str, Any]], static_out: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for e in self._edges:
-            if e.dst != task.id:
-                continue
-            if e.src == INPUTS:
-                value = item.get(e.src_port)
-            else:
-                value = (item_out.get(e.src) or static_out.get(e.src) or {}).get(e.src_port)
-            if value is not None:
-                values[e.dst_port] = value
-        for port in task.inputs:
-            if not port.optional and port.name not in values:
-                raise PortError(f"task '{task.id}': required input '{port.name}' ({port.type.label}) received no data")
-        return values
-
-    def _run_isolating(self, task: Task, alive: list[int], batch: list[dict[str, Any]], errors: list[str | None]):
-        """Run a batch; if it fails, rerun item by item so only the bad items are dropped (with their error)."""
-        try:
-            return alive, self._run_task(task, batch) if batch else []
-        except Exception as exc:
-            if len(batch) == 1:
-                errors[alive[0]] = str(exc)
-                return [], []
-        keep, outs = [], []
-        for i, single in zip(alive, batch):
-            try:
-                outs += self._run_task(task, [single])
-                keep.append(i)
-            except Exception as exc:
-                errors[i] = str(exc)
-        return keep, outs
-
-    @staticmethod
-    def _run_task(task: Task, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        try:
-            return task.run_batch(batch)
-        except WorkflowError:
-            raise
-        except Exception as exc:
-            raise TaskRunError(f"task '{task.id}' failed: {type(exc).__name__}: {exc}") from exc
 
     def get_time_metrics(self) -> dict[str, float]:
         """Seconds spent in each task during the last run, plus ``total``."""
