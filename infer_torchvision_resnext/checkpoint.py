@@ -211,7 +211,8 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", *, arch: str | 
         arch: architecture of a plain state dict (our format carries its own in the manifest).
         class_names: names for a plain state dict, or to override a checkpoint's names (counts must match).
             A plain state dict with 1000 outputs and no names gets the ImageNet categories.
-        preprocessing: for a plain state dict; default: the arch's DEFAULT weights' recipe.
+        preprocessing: for a plain state dict; default: the recipe of the torchvision weights whose file
+            name it has (a copy of the hub cache file), else the arch's DEFAULT weights'.
 
     Raises:
         CheckpointError: missing / truncated / pickle-code file, missing manifest, class count mismatch.
@@ -250,9 +251,18 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", *, arch: str | 
                                   f"give a class file (one name per line)")
         class_names = imagenet_categories(arch)
     _check_class_count(path, state_dict, list(class_names))
-    prep = preprocessing or Preprocessing.from_weights(resolve_weights(arch))
+    prep = preprocessing or Preprocessing.from_weights(_weights_named_like(path, arch) or resolve_weights(arch))
     manifest = Manifest(FORMAT_VERSION, arch, list(class_names), prep, {}, "torchvision state dict")
     return Checkpoint(state_dict, manifest, {}, path)
+
+
+def _weights_named_like(path: Path, arch: str):
+    """The torchvision weights whose download file name is ``path``'s (e.g. a copied hub cache file), else None."""
+    from torchvision.models import get_model_weights
+
+    from infer_torchvision_resnext.models import weights_file_name
+
+    return next((w for w in get_model_weights(arch) if weights_file_name(w) == path.name), None)
 
 
 def build_model(checkpoint: Checkpoint) -> torch.nn.Module:

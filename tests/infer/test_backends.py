@@ -121,16 +121,16 @@ def test_openvino_backend_converts_once_then_reuses(probe, photos, monkeypatch, 
     first = ov_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)
     np.testing.assert_allclose(first.infer(batch), ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
     ir = _openvino_cache / "openvino" / ov_backend.model_key(key, prep, 8) / "model.xml"
-    assert ir.is_file() and len(built) == 1
+    converted = len(built)  # 1, or 0 when an earlier test of this session already converted this checkpoint
+    assert ir.is_file() and converted <= 1 and ov_backend.stats["conversions"] - before["conversions"] == converted
     second = ov_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)  # same process
-    assert second.compiled is first.compiled and len(built) == 1
+    assert second.compiled is first.compiled and len(built) == converted
+    assert ov_backend.stats["memory_hits"] - before["memory_hits"] == 1
     ov_backend.clear_memory_cache()  # as a new process would: read the IR, no conversion
+    ir_loads = ov_backend.stats["ir_loads"]
     third = ov_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)
     np.testing.assert_allclose(third.infer(batch), ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
-    assert len(built) == 1
-    assert ov_backend.stats["conversions"] - before["conversions"] <= 1
-    assert ov_backend.stats["memory_hits"] - before["memory_hits"] == 1
-    assert ov_backend.stats["ir_loads"] - before["ir_loads"] >= 1
+    assert len(built) == converted and ov_backend.stats["ir_loads"] == ir_loads + 1
 
 
 @needs_openvino

@@ -164,3 +164,13 @@ def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(target, {"fc.weight": torch.zeros(1, 1)}, _manifest())
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["keep.pt"]
+
+
+def test_plain_state_dict_named_like_torchvision_weights_gets_their_preprocessing(tmp_path):
+    path = tmp_path / "resnext50_32x4d-7cdf4587.pth"  # the IMAGENET1K_V1 download: resize 256, not V2's 232
+    torch.save({"fc.weight": torch.zeros(1000, 2048), "fc.bias": torch.zeros(1000)}, path)
+    ckpt = load_checkpoint(path, arch="resnext50")
+    assert ckpt.manifest.preprocessing.resize_size == 256 and ckpt.manifest.class_names[281] == "tabby"
+    other = tmp_path / "mine.pth"
+    other.write_bytes(path.read_bytes())
+    assert load_checkpoint(other, arch="resnext50").manifest.preprocessing.resize_size == 232

@@ -94,3 +94,18 @@ def test_as_rgb_image_refusals():
         as_rgb_image(np.zeros((4, 4, 3), np.uint8), color_order="hsv")
     with pytest.raises(InputError, match=r"image is empty"):
         as_rgb_image(np.zeros((0, 4), np.uint8))
+
+
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "camera"])
+def test_fast_path_for_mild_rescales_stays_close_to_pillow(photos, name):
+    """Images decoded at reduced scale (shorter side just above resize_size) or upscaled take OpenCV's path."""
+    from PIL import Image
+
+    prep = Preprocessing(224, 232)
+    for short in (240, 150):  # a mild shrink (draft-decoded JPEG) and an upscale
+        img = photos[name]
+        h, w = img.shape[:2]
+        small = np.asarray(Image.fromarray(img).resize((round(w * short / min(h, w)), round(h * short / min(h, w)))))
+        fast, exact = preprocess(small, prep).astype(int), preprocess(small, prep, exact=True).astype(int)
+        assert fast.shape == exact.shape == (224, 224, 3)
+        assert np.abs(fast - exact).mean() < 1.0 and np.percentile(np.abs(fast - exact), 99) <= 8
