@@ -2,10 +2,11 @@
 
 Converting a ResNeXt with ``openvino.convert_model`` takes seconds (tracing), so
 the converted model (with its preprocessing) is saved as IR under a key made of
-the weights' identity, crop size, mean/std and the library versions, and the
-compiled blob is cached by OpenVINO itself (``CACHE_DIR``). A second run in the
-same process reuses the compiled model; a second process reads the IR and blob.
-Cache folder: ``$WORKFLOW_CACHE_DIR/openvino`` (default ``~/.cache/cv-workflow``).
+the weights' identity (file, size, modification time), crop size, mean/std and
+the library versions; the ``CACHE_ENTRIES`` most recently used entries are kept.
+A second run in the same process reuses the compiled model; a second process
+reads the IR and compiles it (~0.1 s). Cache folder: ``$WORKFLOW_CACHE_DIR/openvino``
+(default ``~/.cache/cv-workflow/openvino``).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ log = logging.getLogger("workflow.task.infer_torchvision_resnext")
 _PRECISION_HINT = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 _COMPILED: OrderedDict[str, object] = OrderedDict()  # in-process cache: key -> CompiledModel
 _COMPILED_MAX = 4
+CACHE_ENTRIES = 6  # converted models kept on disk
 _LOCK = threading.Lock()
 stats = {"conversions": 0, "ir_loads": 0, "memory_hits": 0}  # counters, for tests and logs
 
@@ -83,8 +85,10 @@ def _load_or_convert(model_factory: Callable[[], torch.nn.Module], prep: Preproc
     xml = folder / "model.xml"
     if xml.is_file():
         try:
+            ov_model = core.read_model(str(xml))
             stats["ir_loads"] += 1
-            return core.read_model(str(xml))
+            _touch(folder)
+            return ov_model
         except Exception as exc:  # a damaged cache entry is rebuilt, and said so
             log.warning("openvino cache entry %s unreadable (%s): converting again", folder, exc)
     ov_model = _convert(model_factory(), prep)
@@ -94,12 +98,30 @@ def _load_or_convert(model_factory: Callable[[], torch.nn.Module], prep: Preproc
         ov.save_model(ov_model, str(tmp / "model.xml"), compress_to_fp16=False)
         if not folder.exists():
             os.replace(tmp, folder)  # atomic: readers see a complete entry or none
+            _prune(folder.parent, keep=CACHE_ENTRIES)
     except OSError as exc:
         if not xml.is_file():  # losing a race to another process is fine; anything else is worth a line
             log.warning("openvino cache not written to %s: %s", folder, exc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ov_model
+
+
+def _touch(folder: Path) -> None:
+    """Mark a cache entry as just used (a read-only cache simply keeps its order)."""
+    try:
+        os.utime(folder)
+    except OSError:
+        pass
+
+
+def _prune(root: Path, keep: int) -> None:
+    """Delete all but the ``keep`` most recently used converted models (each is ~100-350 MB)."""
+    entries = sorted((p for p in root.iterdir() if p.is_dir() and ".tmp-" not in p.name),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+        log.info("openvino cache: removed least recently used %s", old.name)
 
 
 def compiled_model(model_factory: Callable[[], torch.nn.Module], prep: Preprocessing, precision: str, num_classes: int,
@@ -123,13 +145,7 @@ def compiled_model(model_factory: Callable[[], torch.nn.Module], prep: Preproces
             _COMPILED.move_to_end(mem_key)
             stats["memory_hits"] += 1
             return _COMPILED[mem_key]
-        core = ov.Core()
-        blobs = cache_root() / "openvino" / "blobs"
-        try:
-            blobs.mkdir(parents=True, exist_ok=True)
-            core.set_property({"CACHE_DIR": str(blobs)})
-        except OSError as exc:
-            log.warning("openvino blob cache disabled (%s)", exc)
+        core = ov.Core()  # no CACHE_DIR: compiling from IR takes ~0.1 s, a blob cache would cost ~100 MB per variant
         ov_model = _load_or_convert(model_factory, prep, key, core)
         config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": _PRECISION_HINT[precision], **extra_config()}
         compiled = core.compile_model(ov_model, "CPU", config)

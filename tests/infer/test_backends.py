@@ -148,3 +148,30 @@ def test_openvino_batches_keep_order(probe, photos):
     parts = np.concatenate(list(backend.infer_batches([batch[:3], batch[3:4], batch[4:]])))
     np.testing.assert_allclose(parts, whole, rtol=1e-4, atol=1e-4)
     assert backend.chunk_size(8) == max(1, -(-8 // (2 * backend.num_requests)))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fp16_agrees_with_cpu_fp32(probe, photos):
+    path, crops, _ = probe
+    ckpt = load_checkpoint(path)
+    prep = ckpt.manifest.preprocessing
+    batch = preprocess_batch(crops[:32], prep)
+    ref = TorchBackend(build_model(ckpt), prep, Runtime("torch", "cpu", "fp32")).infer(batch)
+    gpu = TorchBackend(build_model(load_checkpoint(path)), prep, resolve_runtime("auto", "auto", "auto")).infer(batch)
+    assert gpu.dtype == np.float32 and (gpu.argmax(1) == ref.argmax(1)).mean() >= 0.99
+
+
+def test_openvino_disk_cache_keeps_the_most_recent_entries(tmp_path):
+    import os
+
+    from infer_torchvision_resnext.ov_backend import _prune
+
+    for i in range(5):
+        entry = tmp_path / f"key{i}"
+        entry.mkdir()
+        (entry / "model.xml").write_text("x")
+        os.utime(entry, (1000 + i, 1000 + i))
+    (tmp_path / "key9.tmp-1-2").mkdir()  # being written by another process: left alone
+    os.utime(tmp_path / "key0", (5000, 5000))  # just used
+    _prune(tmp_path, keep=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["key0", "key3", "key4", "key9.tmp-1-2"]
