@@ -146,10 +146,9 @@ class TorchBackend:
             x = normalize_nchw(x, self.prep.mean, self.prep.std).to(self.dtype)
             return self.model(x).float().cpu().numpy()
 
-    def infer_batches(self, batches):
-        """Logits for each batch of an iterable (sequential; CUDA kernels already run asynchronously)."""
-        for batch in batches:
-            yield self.infer(batch)
+    def infer_batches(self, batches) -> list[np.ndarray]:
+        """Logits for each batch of an iterable, in order."""
+        return [self.infer(batch) for batch in batches]
 
 
 def create_backend(model, prep: Preprocessing, runtime: Runtime, cache_key: str | None = None, batch_size: int = 8,

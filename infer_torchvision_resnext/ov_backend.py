@@ -18,7 +18,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
@@ -211,14 +211,17 @@ class OpenVINOBackend:
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Logits (N, classes) float32 of a uint8 NHWC batch (split across the parallel requests)."""
         step = self.chunk_size(len(batch))
-        return np.concatenate(list(self.infer_batches(batch[i:i + step] for i in range(0, len(batch), step))))
+        return np.concatenate(self.infer_batches(batch[i:i + step] for i in range(0, len(batch), step)))
 
-    def infer_batches(self, batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Logits of each batch, in order; the next batch is produced while earlier ones run."""
-        self._results = {}
+    def infer_batches(self, batches: Iterable[np.ndarray]) -> list[np.ndarray]:
+        """Logits of each batch, in order. Batches are pulled one by one, so a lazy iterable's next batch
+        is prepared while the earlier ones run; every request has finished when this returns or raises."""
+        results: dict[int, np.ndarray] = {}
+        self._results = results
         n = 0
-        for n, batch in enumerate(batches, start=1):
-            self.queue.start_async({0: np.ascontiguousarray(batch)}, n - 1)  # waits only when every request is busy
-        self.queue.wait_all()
-        for i in range(n):
-            yield self._results.pop(i)
+        try:
+            for n, batch in enumerate(batches, start=1):
+                self.queue.start_async({0: np.ascontiguousarray(batch)}, n - 1)  # waits only when all requests are busy
+        finally:
+            self.queue.wait_all()  # also when preparing a batch failed: no request may outlive this call
+        return [results.pop(i) for i in range(n)]

@@ -158,7 +158,7 @@ class InferTorchvisionResnext(Task):
 
         if not crops:
             return iter(())
-        probs = softmax(np.concatenate(list(backend.infer_batches(chunks()))))
+        probs = softmax(np.concatenate(backend.infer_batches(chunks())))
         return iter(_top_k(probs, names, self.params.top_k))
 
     # -- results --------------------------------------------------------------

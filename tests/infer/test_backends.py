@@ -175,3 +175,23 @@ def test_openvino_disk_cache_keeps_the_most_recent_entries(tmp_path):
     os.utime(tmp_path / "key0", (5000, 5000))  # just used
     _prune(tmp_path, keep=3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["key0", "key3", "key4", "key9.tmp-1-2"]
+
+
+@needs_openvino
+def test_openvino_failure_while_preparing_a_batch_leaves_no_request_running(probe):
+    from infer_torchvision_resnext.ov_backend import OpenVINOBackend
+
+    path, crops, _ = probe
+    prep = load_checkpoint(path).manifest.preprocessing
+    backend = OpenVINOBackend(lambda: build_model(load_checkpoint(path)), prep, Runtime("openvino", "cpu", "fp32"),
+                              cache_key=_task_cache_key(path), num_classes=8)
+    batch = preprocess_batch(crops[:4], prep)
+
+    def broken():
+        yield batch
+        raise ValueError("bad image")
+
+    with pytest.raises(ValueError, match="bad image"):
+        backend.infer_batches(broken())
+    again = backend.infer_batches([batch[:2], batch[2:]])  # the next call sees only its own results
+    np.testing.assert_allclose(np.concatenate(again), backend.infer(batch), rtol=1e-4, atol=1e-4)

@@ -293,3 +293,13 @@ def test_files_through_the_runner_exif_and_16_bit(probe, photos, tmp_path):
     assert task.get_results()[0].index == plain[0].index
     wf.run_on(path=tmp_path / "deep.png")
     assert task.get_results()[0].label == "camera"
+
+
+def test_a_bad_item_in_a_batch_fails_alone(probe, photos):
+    wf = Workflow()
+    wf.add_task(name="infer_torchvision_resnext", auto_connect=True,
+                params={"model_weight_file": str(probe[0]), "device": "cpu", "batch_size": 4, "top_k": 1})
+    items = [{"image": photos["chelsea"]}, {"image": np.zeros((0, 8, 3), np.uint8)}, {"image": photos["coffee"]}]
+    results = wf.run_items(items)
+    assert results[1].error is not None and "image is empty" in results[1].error
+    assert [r.outputs["classification"].top.label for r in (results[0], results[2])] == ["chelsea", "coffee"]
