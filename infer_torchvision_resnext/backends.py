@@ -63,6 +63,13 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+@functools.lru_cache(maxsize=1)
+def _warn_no_openvino() -> None:
+    """One line per process: the CPU runs ~2-3x slower without the OpenVINO extra."""
+    log.warning("openvino is not installed: backend 'auto' uses torch on the CPU "
+                "(pip install 'cv-workflow[openvino]' for ~2-3x the speed)")
+
+
 def resolve_runtime(device: str = "auto", precision: str = "auto", backend: str = "auto") -> Runtime:
     """Turn ``auto`` choices into concrete ones and refuse impossible combinations.
 
@@ -79,7 +86,7 @@ def resolve_runtime(device: str = "auto", precision: str = "auto", backend: str 
             backend = "openvino"
         else:
             if device == "cpu":
-                log.info("openvino is not installed: using the torch backend (pip install 'cv-workflow[openvino]' for ~2-3x CPU speed)")
+                _warn_no_openvino()
             backend = "torch"
     elif backend == "openvino":
         if device == "cuda":
