@@ -110,6 +110,9 @@ def source_identity(params, model_path=None) -> str:
     parts = []
     for path in (model_path or params.model_weight_file, params.class_file):
         if path:
-            p = Path(path)
-            parts.append(file_identity(p) if p.exists() else f"{p}:missing")
+            try:
+                st = os.stat(path)  # one stat per batch: no resolve(), which costs several on slow filesystems
+                parts.append(f"{os.fspath(path)}:{st.st_size}:{st.st_mtime_ns}")
+            except OSError:
+                parts.append(f"{os.fspath(path)}:missing")
     return "|".join(parts) or "pretrained"
