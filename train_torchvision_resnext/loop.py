@@ -39,11 +39,11 @@ def _bar(loader: DataLoader, setup: StepSetup, desc: str):
 
 
 def train_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
-                scheduler, setup: StepSetup, metrics: EpochMetrics, desc: str = "train") -> tuple[int, float]:
+                scheduler, setup: StepSetup, metrics: EpochMetrics, desc: str = "train") -> tuple[int, float, float]:
     """Train for one pass over ``loader``, stepping the scheduler every batch.
 
     Returns:
-        (images seen by this process, seconds spent).
+        (images seen by this process, seconds spent, learning rate of the last step).
 
     Raises:
         TaskRunError: the loss is not finite (names the epoch; suggests a lower rate or fp32).
@@ -51,7 +51,7 @@ def train_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.opt
     module = getattr(model, "module", model)
     set_train_mode(module, setup.feature_extract)
     metrics.reset()
-    images, start = 0, time.perf_counter()
+    images, start, lr = 0, time.perf_counter(), 0.0
     bar = _bar(loader, setup, desc)
     for step, (x, y) in enumerate(bar):
         x, y = setup.to_device(x, y)
@@ -62,6 +62,7 @@ def train_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.opt
         setup.scaler.scale(loss).backward()
         setup.scaler.step(optimizer)
         setup.scaler.update()
+        lr = float(optimizer.param_groups[0]["lr"])
         scheduler.step()
         metrics.update(logits, y, loss)
         images += y.numel()
@@ -70,7 +71,7 @@ def train_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.opt
     seconds = time.perf_counter() - start
     if not torch.isfinite(metrics.loss.compute()):
         raise TaskRunError(f"{desc}: the training loss is not finite; lower learning_rate or set precision to fp32")
-    return images, seconds
+    return images, seconds, lr
 
 
 @torch.no_grad()

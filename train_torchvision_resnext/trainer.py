@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import logging
-import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -74,14 +74,31 @@ def train(params: TrainParams, dataset: str | Path | None = None, *, task_id: st
     ctx = init_distributed(device.type)
     if device.type == "cuda":
         device = resolve_device(params.device, task_id, ctx.local_rank)
-    deterministic = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    with _deterministic(device.type == "cpu"):
+        try:
+            return _Run(params, Path(folder), arch, device, ctx, task_id, output_dir, on_epoch_end).fit()
+        finally:
+            ctx.close()
+
+
+@contextmanager
+def _deterministic(enabled: bool):
+    """Deterministic kernels (CPU runs repeat exactly), restoring the caller's settings afterwards.
+
+    Filling fresh tensors with NaN (torch's default in deterministic mode) is turned off: it makes
+    a CPU training step ~3x slower and the loop never reads uninitialised memory.
+    """
+    import torch.utils.deterministic as det
+
+    saved = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(), det.fill_uninitialized_memory
+    if enabled:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        det.fill_uninitialized_memory = False
     try:
-        if device.type == "cpu":
-            torch.use_deterministic_algorithms(True, warn_only=True)
-        return _Run(params, Path(folder), arch, device, ctx, task_id, output_dir, on_epoch_end).fit()
+        yield
     finally:
-        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
-        ctx.close()
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        det.fill_uninitialized_memory = saved[2]
 
 
 class _Run:
@@ -131,8 +148,7 @@ class _Run:
         stopped = False
         for epoch in range(start, p.epochs):
             loaders.train_sampler.set_epoch(epoch)
-            lr = optim.current_lr(optimizer)
-            images, seconds = train_epoch(ddp, loaders.train, optimizer, scheduler, setup, train_m, f"epoch {epoch + 1}/{p.epochs} train")
+            images, seconds, lr = train_epoch(ddp, loaders.train, optimizer, scheduler, setup, train_m, f"epoch {epoch + 1}/{p.epochs} train")
             evaluate(ddp, loaders.val, setup, val_m, f"epoch {epoch + 1}/{p.epochs} val")
             val = val_m.compute()
             row = epoch_row(epoch + 1, lr, train_m.compute(), val, self.names, seconds, images * ctx.world_size / max(seconds, 1e-9))

@@ -1,0 +1,72 @@
+"""The task's registration, ports, defaults, Ikomia aliases and parameter errors."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from train_torchvision_resnext.task import TrainTorchvisionResnext
+from workflow import ParamError, Workflow
+from workflow.ports import Dataset, Model, Table
+from workflow.registry import Registry
+
+
+def test_registered_by_entry_point_without_importing_torch():
+    code = ("import sys; from workflow.registry import Registry; r = Registry(); "
+            "cls = r.get('train_torchvision_resnext'); print(cls.__name__, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["TrainTorchvisionResnext", "False"]
+    assert Registry().get("train_torchvision_resnext") is TrainTorchvisionResnext
+
+
+def test_ports():
+    task = TrainTorchvisionResnext()
+    assert task.name == "train_torchvision_resnext"
+    assert [(p.name, p.type, p.optional) for p in task.inputs] == [("dataset", Dataset, True)]
+    assert [(p.name, p.type) for p in task.outputs] == [("model", Model), ("metrics", Table)]
+
+
+def test_defaults_follow_the_issue():
+    p = TrainTorchvisionResnext().get_parameters()
+    expected = dict(model_name="resnext50", epochs=15, batch_size=8, learning_rate=0.001, momentum=0.9, weight_decay=1e-4,
+                    input_size=224, pretrained=True, feature_extract=True, optimizer="sgd", scheduler="cosine",
+                    precision="auto", early_stopping_patience=0, resume=None, export_onnx=False, output_folder=None)
+    assert {k: p[k] for k in expected} == expected
+
+
+def test_ikomia_names_and_strings_are_accepted():
+    task = TrainTorchvisionResnext({"use_pretrained": "False", "lr": "0.05", "epochs": "3", "batch_size": "16",
+                                    "input_size": "64", "feature_extract": "false", "export_pth": "True",
+                                    "num_workers": "0", "output_folder": "runs/x", "model_name": "resnext101"})
+    p = task.params
+    assert (p.pretrained, p.learning_rate, p.epochs, p.batch_size, p.input_size, p.feature_extract) == (False, 0.05, 3, 16, 64, False)
+    assert p.num_workers == 0 and p.output_folder == "runs/x" and p.model_name == "resnext101"
+    task.set_parameters({"num_workers": "none", "resume": ""})
+    assert task.params.num_workers is None and task.params.resume is None
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("optimizer", "adam", "parameter 'optimizer' got 'adam', expected one of 'sgd', 'adamw'"),
+    ("scheduler", "linear", "parameter 'scheduler' got 'linear'"),
+    ("precision", "int8", "parameter 'precision' got 'int8'"),
+    ("epochs", 0, "parameter 'epochs' got 0"),
+    ("val_split", 1.0, "parameter 'val_split' got 1.0"),
+    ("label_smoothing", -0.1, "parameter 'label_smoothing' got -0.1"),
+    ("model_name", "resnet50", "parameter 'model_name' got 'resnet50'"),
+])
+def test_bad_values_name_the_task_and_parameter(key, value, message):
+    with pytest.raises(ParamError, match="task 'train_torchvision_resnext': " + message.replace("(", r"\(").replace(")", r"\)")):
+        TrainTorchvisionResnext({key: value})
+
+
+def test_unknown_key_suggests_the_closest():
+    with pytest.raises(ParamError, match="unknown parameter 'learning_rat'.*did you mean 'learning_rate'"):
+        TrainTorchvisionResnext({"learning_rat": 0.1})
+
+
+def test_no_dataset_is_a_clear_error(tmp_path):
+    wf = Workflow(inputs={})
+    wf.add_task(name="train_torchvision_resnext", task_id="train", params={"output_folder": str(tmp_path)})
+    with pytest.raises(ParamError, match="task 'train': no dataset: connect the 'dataset' input or set the 'dataset_folder'"):
+        wf.run()
