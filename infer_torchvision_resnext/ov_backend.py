@@ -204,9 +204,9 @@ class OpenVINOBackend:
         self._results[job_id] = request.get_output_tensor(0).data.copy()
 
     def chunk_size(self, n: int) -> int:
-        """Images per request for a batch of ``n``: two chunks per parallel request, so the first
-        request starts after little preprocessing and the requests stay busy to the end."""
-        return max(1, -(-n // (2 * self.num_requests)))
+        """Images per request for a batch of ``n``: one chunk per parallel request (4 images per request
+        run ~10% faster than 2 here, and preprocessing a chunk is cheap enough not to leave a gap)."""
+        return max(1, -(-n // self.num_requests))
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Logits (N, classes) float32 of a uint8 NHWC batch (split across the parallel requests)."""
@@ -218,10 +218,12 @@ class OpenVINOBackend:
         is prepared while the earlier ones run; every request has finished when this returns or raises."""
         results: dict[int, np.ndarray] = {}
         self._results = results
-        n = 0
+        inputs: list[np.ndarray] = []  # zero-copy inputs must outlive their requests
         try:
-            for n, batch in enumerate(batches, start=1):
-                self.queue.start_async({0: np.ascontiguousarray(batch)}, n - 1)  # waits only when all requests are busy
+            for batch in batches:
+                inputs.append(np.ascontiguousarray(batch))
+                # waits only when every request is busy
+                self.queue.start_async({0: inputs[-1]}, len(inputs) - 1, share_inputs=True)
         finally:
             self.queue.wait_all()  # also when preparing a batch failed: no request may outlive this call
-        return [results.pop(i) for i in range(n)]
+        return [results.pop(i) for i in range(len(inputs))]

@@ -150,7 +150,7 @@ def test_openvino_batches_keep_order(probe, photos):
     whole = backend.infer(batch)
     parts = np.concatenate(list(backend.infer_batches([batch[:3], batch[3:4], batch[4:]])))
     np.testing.assert_allclose(parts, whole, rtol=1e-4, atol=1e-4)
-    assert backend.chunk_size(8) == max(1, -(-8 // (2 * backend.num_requests)))
+    assert backend.chunk_size(8) == max(1, -(-8 // backend.num_requests))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
