@@ -83,6 +83,21 @@ def init_distributed(device_type: str) -> DistContext:
     return ctx
 
 
+def average_buffers(model: torch.nn.Module, ctx: DistContext) -> None:
+    """Average the floating-point buffers (batch-norm running statistics) over the ranks.
+
+    DDP keeps the parameters identical, but each rank updates its running statistics on its own
+    batches; averaging them after each epoch gives every rank (and the saved checkpoint) the same
+    model, and the validation of each rank's shard the same network.
+    """
+    if not ctx.is_distributed:
+        return
+    for buffer in model.buffers():
+        if buffer.is_floating_point():
+            dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
+            buffer.div_(ctx.world_size)
+
+
 def wrap_model(model: torch.nn.Module, device: torch.device, ctx: DistContext) -> torch.nn.Module:
     """DistributedDataParallel around ``model`` when distributed (rank 0's weights are broadcast), else ``model``."""
     if not ctx.is_distributed:

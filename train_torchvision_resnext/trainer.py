@@ -16,7 +16,7 @@ from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, Prepr
 from infer_torchvision_resnext.models import resolve_arch
 from train_torchvision_resnext import export, optim
 from train_torchvision_resnext.data import DatasetSplit, load_dataset
-from train_torchvision_resnext.distributed import DistContext, init_distributed, wrap_model
+from train_torchvision_resnext.distributed import DistContext, average_buffers, init_distributed, wrap_model
 from train_torchvision_resnext.loaders import auto_num_workers, build_loaders
 from train_torchvision_resnext.loop import StepSetup, evaluate, train_epoch
 from train_torchvision_resnext.metrics import EpochMetrics, MetricsLog, epoch_row
@@ -45,6 +45,7 @@ class TrainResult:
     best_top1: float = 0.0
     onnx_path: Path | None = None
     stopped_early: bool = False
+    model: torch.nn.Module | None = field(default=None, repr=False)  # the trained network (last epoch), in memory
 
 
 def train(params: TrainParams, dataset: str | Path | None = None, *, task_id: str = TASK_NAME,
@@ -149,6 +150,7 @@ class _Run:
         for epoch in range(start, p.epochs):
             loaders.train_sampler.set_epoch(epoch)
             images, seconds, lr = train_epoch(ddp, loaders.train, optimizer, scheduler, setup, train_m, f"epoch {epoch + 1}/{p.epochs} train")
+            average_buffers(model, ctx)
             evaluate(ddp, loaders.val, setup, val_m, f"epoch {epoch + 1}/{p.epochs} val")
             val = val_m.compute()
             row = epoch_row(epoch + 1, lr, train_m.compute(), val, self.names, seconds, images * ctx.world_size / max(seconds, 1e-9))
@@ -169,7 +171,7 @@ class _Run:
         onnx_path = self._export(prep, loaders) if p.export_onnx and ctx.is_main else None
         ctx.barrier()
         return TrainResult(self.run_dir, self.run_dir / "best.pt", self.run_dir / "last.pt", self.names, list(history.rows),
-                           early.best_epoch, float(early.best or 0.0), onnx_path, stopped)
+                           early.best_epoch, float(early.best or 0.0), onnx_path, stopped, model)
 
     # -- resume ---------------------------------------------------------------
     def _check_resume(self, prep: Preprocessing) -> Preprocessing:
