@@ -7,7 +7,7 @@
 3. Run it on the held-out ``test`` folder: training runs once, then every test image is classified.
 4. Print where the checkpoint, metrics, curves and per-image results are, and the held-out accuracy.
 
-Usage: python examples/demo.py [--output demo_output] [--epochs 4] [--export-only]
+Usage: python examples/demo.py [--output demo_output] [--epochs 5] [--export-only]
 """
 from __future__ import annotations
 

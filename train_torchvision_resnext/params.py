@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 
 from workflow.params import TaskParams
 
@@ -36,9 +36,10 @@ class TrainParams(TaskParams):
     input_size: int = Field(224, ge=16, le=1024, description="side of the square crop the model sees")
     pretrained: bool = Field(True, validation_alias=_alias("pretrained", "use_pretrained"),
                              description="start from torchvision's ImageNet weights")
-    pretrained_weights: str = Field("DEFAULT", description="which torchvision weights (DEFAULT, IMAGENET1K_V1, IMAGENET1K_V2)")
-    model_weight_file: str | None = Field(None, description="start from this file instead (our checkpoint or a torchvision "
-                                                            "state dict with a 1000-class or same-size head)")
+    pretrained_weights: Literal["DEFAULT", "IMAGENET1K_V1", "IMAGENET1K_V2"] = Field(
+        "DEFAULT", description="which torchvision weights (V2 is not offered for resnext101_64x4d)")
+    model_weight_file: str | None = Field(None, description="start from this file instead: a checkpoint of this task, or a "
+                                                            "torchvision ImageNet state dict (1000 classes)")
     feature_extract: bool = Field(True, description="freeze the backbone (batch norm included); only the new head trains")
     hflip: bool = Field(True, description="random horizontal flips while training (turn off for digits or text)")
     num_workers: int | None = Field(None, ge=0, description="data-loading worker processes (empty: automatic)")
@@ -52,3 +53,20 @@ class TrainParams(TaskParams):
     export_pth: bool = Field(True, description="kept for Ikomia scripts: best.pt/last.pt are always written")
     output_folder: str | None = Field(None, description="run folder (default: runs/train_torchvision_resnext/<timestamp> "
                                                         "under the working directory)")
+
+    @field_validator("model_name", "optimizer", "scheduler", "device", "precision", mode="before")
+    @classmethod
+    def _lower_choice(cls, value):
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("pretrained_weights", mode="before")
+    @classmethod
+    def _upper_weights(cls, value):
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("dataset_folder", "model_weight_file", "resume", "output_folder", mode="before")
+    @classmethod
+    def _path_to_str(cls, value):
+        import os
+
+        return os.fspath(value) if isinstance(value, os.PathLike) else value

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,10 @@ def test_ikomia_names_and_strings_are_accepted():
     assert p.num_workers == 0 and p.output_folder == "runs/x" and p.model_name == "resnext101"
     task.set_parameters({"num_workers": "none", "resume": ""})
     assert task.params.num_workers is None and task.params.resume is None
+    task.set_parameters({"optimizer": "AdamW", "precision": " BF16", "pretrained_weights": "imagenet1k_v1",
+                         "dataset_folder": Path("/data/x")})
+    assert (task.params.optimizer, task.params.precision, task.params.pretrained_weights) == ("adamw", "bf16", "IMAGENET1K_V1")
+    assert task.params.dataset_folder == "/data/x"
 
 
 @pytest.mark.parametrize("key, value, message", [

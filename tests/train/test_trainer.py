@@ -201,3 +201,34 @@ def test_task_in_a_workflow_writes_under_the_working_directory(tmp_path, tiny_di
     assert out["model"] == result.best_path and out["metrics"] == result.rows and len(out["metrics"]) == 1
     assert result.run_dir.parent == tmp_path / "runs" / "train_torchvision_resnext"
     assert result.best_path.is_file()
+
+
+def test_pretrained_weights_from_the_hub_cache_and_their_preprocessing(tmp_path, tiny_digits, monkeypatch):
+    """Offline stand-in for ImageNet weights: a state dict in the torch hub cache under the weights' own file name."""
+    from infer_torchvision_resnext.models import resolve_weights, weights_cache_path
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub_home"))
+    monkeypatch.setenv("WORKFLOW_OFFLINE", "1")
+    weights = resolve_weights(ARCH, "IMAGENET1K_V2")
+    cached = weights_cache_path(weights)
+    cached.parent.mkdir(parents=True)
+    torch.manual_seed(123)
+    imagenet_like = create_model(ARCH, 1000).state_dict()
+    torch.save(imagenet_like, cached)
+    result = train(tiny_params(tmp_path / "run", tiny_digits, pretrained=True, pretrained_weights="IMAGENET1K_V2",
+                               feature_extract=True))
+    best = load_checkpoint(result.best_path)
+    prep = best.manifest.preprocessing
+    assert (prep.crop_size, prep.resize_size, prep.interpolation) == (32, round(232 * 32 / 224), "bilinear")  # V2's 232/224
+    assert prep.mean == (0.485, 0.456, 0.406) and prep.std == (0.229, 0.224, 0.225)
+    assert best.state_dict["fc.weight"].shape == (3, 2048)  # the 1000-class head was replaced
+    backbone = {k: v for k, v in imagenet_like.items() if not k.startswith("fc.")}
+    assert state_equal(backbone, {k: v for k, v in best.state_dict.items() if not k.startswith("fc.")}) == []
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_other_precisions_train(tmp_path, tiny_digits, precision):
+    result = train(tiny_params(tmp_path / "run", tiny_digits, precision=precision, feature_extract=True))
+    assert f'# precision: "{precision}"' in (result.run_dir / "params.yaml").read_text()
+    row = result.rows[0]
+    assert all(map(torch.isfinite, torch.tensor([row["train_loss"], row["val_loss"]])))
