@@ -34,7 +34,7 @@ class InferTorchvisionResnext(Task):
     outputs = (
         Port("classification", Classification, description="top-k classes of the whole image, best first"),
         Port("image", AnnotatedImage, description="the input with the top label, or boxes and labels in ROI mode"),
-        Port("detections", Detections, description="ROI mode only: the boxes with their top class and per-box top-k"),
+        Port("detections", Detections, optional=True, description="ROI mode only: the boxes with their top class and per-box top-k"),
     )
 
     def __init__(self, params: dict[str, Any] | None = None, task_id: str | None = None):

@@ -194,7 +194,10 @@ def resolve_data_type(name: str) -> type[DataType]:
 
 @dataclass(frozen=True)
 class Port:
-    """A named, typed input or output of a task."""
+    """A named, typed input or output of a task.
+
+    ``optional``: an input that may stay unconnected, or an output a task may leave empty.
+    """
 
     name: str
     type: type[DataType]

@@ -49,7 +49,10 @@ class Run:
         names = wf.output_names()
         self.types = {n: wf.get_task(tid).output_port(port).type for n, (tid, port) in names.items()}
         self.image_outputs = [n for n, t in self.types.items() if issubclass(t, Image)]
-        self.bare_columns = len(self.types) - len(self.image_outputs) == 1
+        # one always-filled table-like output: its columns need no "<output>." prefix
+        optional = {n for n, (tid, port) in names.items() if wf.get_task(tid).output_port(port).optional}
+        self.bare = {n for n in self.types if n not in self.image_outputs and n not in optional}
+        self.bare = self.bare if len(self.bare) == 1 else set()
         self.writer: ResultsWriter | None = None
         self.guard = _SigintGuard()
         self.source_path: Path | None = None  # the input file or folder, never to be overwritten
@@ -69,7 +72,7 @@ class Run:
         for name, value in outputs.items():
             dtype = self.types[name]
             for key, cell in dtype.to_row(value).items():
-                row[key if self.bare_columns and key not in item.key else f"{name}.{key}"] = cell
+                row[key if name in self.bare and key not in item.key else f"{name}.{key}"] = cell
             rec["outputs"][name] = None if value is None else dtype.to_jsonable(value)
             if save_files and value is not None and name in self.image_outputs and self.save_images and self.output_dir:
                 rel = self.image_file_name(item.name, name)

@@ -303,3 +303,26 @@ def test_a_bad_item_in_a_batch_fails_alone(probe, photos):
     results = wf.run_items(items)
     assert results[1].error is not None and "image is empty" in results[1].error
     assert [r.outputs["classification"].top.label for r in (results[0], results[2])] == ["chelsea", "coffee"]
+
+
+def test_folder_run_writes_one_csv_row_per_image_with_top1_and_top_k(probe, photos, tmp_path):
+    import csv
+
+    from PIL import Image as PILImage
+
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    names = sorted(photos)[:3]
+    for i, name in enumerate(names):
+        PILImage.fromarray(photos[name]).save(folder / ("sub" if i else "") / f"{name}.jpg", quality=92)
+    wf = Workflow()
+    wf.add_task(name="infer_torchvision_resnext", params={"model_weight_file": str(probe[0]), "top_k": 2, **FAST},
+                auto_connect=True)
+    report = wf.run_on(folder=folder, output_dir=tmp_path / "out")
+    rows = list(csv.DictReader(open(report.results_csv, newline="")))
+    assert [r["path"] for r in rows] == sorted(r["path"] for r in rows) and len(rows) == 3
+    assert list(rows[0])[:4] == ["path", "label", "score", "top_k"]
+    for row in rows:
+        assert row["label"] == row["top_k"].split(";")[0].split(":")[0]
+        assert 0.0 < float(row["score"]) <= 1.0 and row["top_k"].count(";") == 1
+    assert sorted(p.relative_to(tmp_path / "out").parent.as_posix() for p in (tmp_path / "out").rglob("*.jpg")) == [".", "sub", "sub"]
