@@ -23,26 +23,31 @@ SMALL_INPUT = 96  # below this side, crops keep most of the image (small images 
 
 
 def train_transform(prep: Preprocessing, hflip: bool = True) -> v2.Compose:
-    """Random resized crop (+ horizontal flip) to ``prep.crop_size``, then normalise with ``prep``'s mean/std.
+    """Random resized crop (+ horizontal flip) to ``prep.crop_size``, as a uint8 CHW tensor.
 
     Geometry runs on the PIL image (Pillow's resampling, as the inference task's preprocessing does).
+    Normalisation happens in the training process (:func:`normalize`): workers ship uint8, 4x less data.
     """
     small = prep.crop_size < SMALL_INPUT
     scale, ratio = ((0.6, 1.0), (0.85, 1.18)) if small else ((0.08, 1.0), (3 / 4, 4 / 3))
     steps = [v2.RandomResizedCrop(prep.crop_size, scale=scale, ratio=ratio, interpolation=InterpolationMode(prep.interpolation))]
     if hflip:
         steps.append(v2.RandomHorizontalFlip())
-    return v2.Compose(steps + _to_normalized_tensor(prep))
+    return v2.Compose(steps + [v2.ToImage()])
 
 
 def eval_transform(prep: Preprocessing) -> v2.Compose:
-    """Resize the shorter side, center crop (with Pillow), normalise: exactly the manifest's preprocessing."""
+    """Resize the shorter side and center crop (with Pillow): the manifest's preprocessing, as a uint8 CHW tensor."""
     return v2.Compose([v2.Resize(prep.resize_size, interpolation=InterpolationMode(prep.interpolation)),
-                       v2.CenterCrop(prep.crop_size)] + _to_normalized_tensor(prep))
+                       v2.CenterCrop(prep.crop_size), v2.ToImage()])
 
 
-def _to_normalized_tensor(prep: Preprocessing) -> list:
-    return [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(prep.mean, prep.std)]
+def normalize(batch: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...],
+              memory_format: torch.memory_format = torch.channels_last) -> torch.Tensor:
+    """uint8 NCHW batch -> float32 ``(x - 255 mean) / (255 std)``, the inference task's formula."""
+    m = torch.tensor([v * 255.0 for v in mean], device=batch.device).view(1, 3, 1, 1)
+    s = torch.tensor([v * 255.0 for v in std], device=batch.device).view(1, 3, 1, 1)
+    return ((batch.to(memory_format=memory_format).float() - m) / s).contiguous(memory_format=memory_format)
 
 
 class ImageFolderDataset(Dataset):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader
 
+from train_torchvision_resnext.loaders import normalize
 from train_torchvision_resnext.metrics import EpochMetrics
 from train_torchvision_resnext.optim import set_train_mode
 from workflow.errors import TaskRunError
@@ -15,19 +16,22 @@ from workflow.progress import progress_bar
 
 @dataclass
 class StepSetup:
-    """How each step runs: device, autocast dtype (None: fp32), gradient scaler, loss, frozen backbone."""
+    """How each step runs: device, autocast dtype (None: fp32), gradient scaler, loss, normalisation, frozen backbone."""
 
     device: torch.device
     dtype: torch.dtype | None
     scaler: torch.amp.GradScaler
     criterion: torch.nn.Module
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
     feature_extract: bool = False
     show_progress: bool = True
     channels_last: bool = True
 
     def to_device(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 images from the loader -> normalised float32 on the device (channels_last), labels on the device."""
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        return (images.to(self.device, non_blocking=True, memory_format=fmt),
+        return (normalize(images.to(self.device, non_blocking=True), self.mean, self.std, fmt),
                 labels.to(self.device, non_blocking=True))
 
     def autocast(self):

@@ -17,7 +17,7 @@ from infer_torchvision_resnext.models import resolve_arch
 from train_torchvision_resnext import export, optim
 from train_torchvision_resnext.data import DatasetSplit, load_dataset
 from train_torchvision_resnext.distributed import DistContext, average_buffers, init_distributed, wrap_model
-from train_torchvision_resnext.loaders import auto_num_workers, build_loaders
+from train_torchvision_resnext.loaders import auto_num_workers, build_loaders, normalize
 from train_torchvision_resnext.loop import StepSetup, evaluate, train_epoch
 from train_torchvision_resnext.metrics import EpochMetrics, MetricsLog, epoch_row
 from train_torchvision_resnext.params import TrainParams
@@ -143,7 +143,7 @@ class _Run:
             log.info("%s: %s; %s on %s, %s, %d worker(s), %d process(es); run folder '%s'", self.task_id, self.split.describe(),
                      self.arch, self.device, self.precision, self.num_workers, ctx.world_size, self.run_dir)
         setup = StepSetup(self.device, dtype, scaler, torch.nn.CrossEntropyLoss(label_smoothing=p.label_smoothing),
-                          p.feature_extract, show_progress=ctx.is_main)
+                          prep.mean, prep.std, p.feature_extract, show_progress=ctx.is_main)
         train_m = EpochMetrics(len(self.names), self.device, detailed=False)
         val_m = EpochMetrics(len(self.names), self.device)
         stopped = False
@@ -233,7 +233,7 @@ class _Run:
 
     def _export(self, prep: Preprocessing, loaders) -> Path:
         best = build_model(load_checkpoint(self.run_dir / "best.pt"))
-        sample = next(iter(loaders.val))[0][:8]
+        sample = normalize(next(iter(loaders.val))[0][:8], prep.mean, prep.std, torch.contiguous_format)
         path = export.export_onnx(best, self.run_dir / "best.onnx", prep.crop_size, sample)
         log.info("%s: ONNX model written to '%s'", self.task_id, path)
         return path

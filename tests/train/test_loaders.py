@@ -10,7 +10,7 @@ from infer_torchvision_resnext.checkpoint import Preprocessing
 from infer_torchvision_resnext.preprocess import normalize_nchw, preprocess
 from train_torchvision_resnext.data import DatasetError, DatasetSplit, load_dataset
 from train_torchvision_resnext.loaders import (ImageFolderDataset, SeededDistributedSampler, ShardSampler, _one_thread,
-                                               build_loaders, eval_transform, sample_seed, train_transform)
+                                               build_loaders, eval_transform, normalize, sample_seed, train_transform)
 
 
 def _photo() -> Image.Image:
@@ -25,12 +25,20 @@ def test_eval_transform_matches_the_inference_preprocessing(prep):
     ours = eval_transform(prep)(image)
     # exact=True: the inference task's bit-exact mode (its default takes Pillow's reducing-gap shortcut
     # on >= 6x downscales, a few grey levels away)
-    theirs = normalize_nchw(torch.from_numpy(preprocess(np.asarray(image), prep, exact=True))[None], prep.mean, prep.std)[0]
-    assert ours.shape == theirs.shape == (3, prep.crop_size, prep.crop_size)
-    step = 1 / 255 / min(prep.std)  # one grey level
-    diff = (ours - theirs).abs()
-    assert diff.max() <= step + 1e-4  # at most one grey level apart (rounding of the resampled values)
-    assert (diff > 1e-4).float().mean() < 0.01
+    theirs = torch.from_numpy(preprocess(np.asarray(image), prep, exact=True)).permute(2, 0, 1)
+    assert ours.dtype == torch.uint8 and ours.shape == theirs.shape == (3, prep.crop_size, prep.crop_size)
+    diff = (ours.int() - theirs.int()).abs()
+    assert diff.max() <= 1 and (diff > 0).float().mean() < 0.01  # Pillow both ways: at most rounding apart
+
+
+def test_normalize_is_the_inference_formula():
+    batch = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.3, 0.25)
+    ours = normalize(batch, mean, std)
+    theirs = normalize_nchw(batch.permute(0, 2, 3, 1), mean, std)
+    assert ours.dtype == torch.float32 and ours.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(ours, theirs)
+    assert torch.allclose(ours, (batch.float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1), atol=1e-5)
 
 
 def test_train_transform_is_a_function_of_the_sample_seed():
@@ -44,7 +52,7 @@ def test_train_transform_is_a_function_of_the_sample_seed():
             return dataset.transform(image)
 
     a, b, c = augmented(5), augmented(5), augmented(6)
-    assert a.shape == (3, 32, 32) and a.dtype == torch.float32
+    assert a.shape == (3, 32, 32) and a.dtype == torch.uint8
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
