@@ -172,7 +172,7 @@ def _torch_load(path: Path, map_location) -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
+        if "global" in str(exc).lower():  # the file names a Python callable: loading would run code
             raise CheckpointError(f"checkpoint '{path}' refused: it needs arbitrary pickle code to load "
                                   f"(only tensors, dicts, lists, numbers and strings are allowed)") from None
         raise CheckpointError(f"checkpoint '{path}' is truncated or not a torch file ({' '.join(str(exc).split())[:160]})") from None

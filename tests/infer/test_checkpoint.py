@@ -174,3 +174,17 @@ def test_plain_state_dict_named_like_torchvision_weights_gets_their_preprocessin
     other = tmp_path / "mine.pth"
     other.write_bytes(path.read_bytes())
     assert load_checkpoint(other, arch="resnext50").manifest.preprocessing.resize_size == 232
+
+
+def test_random_bytes_are_not_a_checkpoint_and_not_called_pickle_code(tmp_path):
+    path = tmp_path / "noise.pt"
+    path.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(CheckpointError, match=r"checkpoint '.*noise.pt' is truncated or not a torch file"):
+        load_checkpoint(path)
+
+
+def test_manifest_with_a_wrong_class_count_names_both_numbers(tmp_path):
+    state = {"fc.weight": torch.zeros(3, 2048), "fc.bias": torch.zeros(3)}
+    path = save_checkpoint(tmp_path / "five.pt", state, _manifest(classes=list("abcde")))
+    with pytest.raises(CheckpointError, match=r"'.*five.pt': 5 class names given but the model head \(fc\) has 3 outputs"):
+        load_checkpoint(path)
