@@ -131,6 +131,18 @@ class Loaders:
     val: DataLoader
     train_sampler: SeededDistributedSampler
 
+    def start_workers(self) -> None:
+        """Fork the (persistent) worker processes now.
+
+        Call before the model and optimizer exist: a fork shares the parent's memory copy-on-write, and
+        every page the multi-threaded trainer later writes would be copied with a TLB shootdown on
+        each core (measured: ~15% of a CPU training step at 224 px when forking after the model was
+        built). Batches fetched ahead here are dropped when the first epoch starts its own pass.
+        """
+        for loader in (self.train, self.val):
+            if loader.num_workers > 0:
+                iter(loader)
+
 
 def build_loaders(split: DatasetSplit, prep: Preprocessing, *, batch_size: int, num_workers: int, seed: int,
                   hflip: bool = True, rank: int = 0, world_size: int = 1, pin_memory: bool = False) -> Loaders:

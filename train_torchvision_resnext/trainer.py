@@ -25,7 +25,7 @@ from train_torchvision_resnext.plots import plot_confusion, plot_curves
 from train_torchvision_resnext.precision import autocast_dtype, resolve_device, resolve_precision
 from train_torchvision_resnext.rundir import prepare_run_dir, write_run_files
 from train_torchvision_resnext.state import load_resume, rng_state, seed_everything, set_rng_state
-from train_torchvision_resnext.model_init import initial_model
+from train_torchvision_resnext.model_init import build_start_model, resolve_start
 from workflow.errors import ParamError
 
 TASK_NAME = "train_torchvision_resnext"
@@ -118,17 +118,21 @@ class _Run:
 
     def fit(self) -> TrainResult:
         p, ctx = self.p, self.ctx
+        start = resolve_start(self.arch, p, ctx, self.task_id)
+        prep = self._check_resume(start.preprocessing) if self.resume is not None else start.preprocessing
+        loaders = build_loaders(self.split, prep, batch_size=p.batch_size, num_workers=self.num_workers, seed=p.seed,
+                                hflip=p.hflip, rank=ctx.rank, world_size=ctx.world_size, pin_memory=self.device.type == "cuda")
+        loaders.start_workers()  # before the model exists: cheap forks
         seed_everything(p.seed)
-        model, prep = initial_model(self.arch, len(self.names), p, ctx, self.task_id)
+        model = build_start_model(start, len(self.names))
         if self.resume is not None:
-            prep = self._check_resume(prep)
             model.load_state_dict(self.resume.state_dict)
+        elif ctx.is_main:
+            log.info("%s: starting from %s", self.task_id, start.describe())
         if p.feature_extract:
             optim.freeze_backbone(model)
         model = model.to(self.device, memory_format=torch.channels_last)
         ddp = wrap_model(model, self.device, ctx)
-        loaders = build_loaders(self.split, prep, batch_size=p.batch_size, num_workers=self.num_workers, seed=p.seed,
-                                hflip=p.hflip, rank=ctx.rank, world_size=ctx.world_size, pin_memory=self.device.type == "cuda")
         steps = len(loaders.train)
         optimizer = optim.build_optimizer(model, p.optimizer, p.learning_rate, p.momentum, p.weight_decay)
         scheduler = optim.build_scheduler(optimizer, p.scheduler, steps * p.epochs, optim.warmup_steps(p.warmup_epochs, steps, steps * p.epochs))
