@@ -139,9 +139,9 @@ class _Run:
         dtype = autocast_dtype(self.precision)
         scaler = torch.amp.GradScaler(self.device.type, enabled=dtype == torch.float16)
         early = optim.EarlyStopping(p.early_stopping_patience)
-        history, start = MetricsLog(self.names), 0
+        history, first_epoch = MetricsLog(self.names), 0
         if self.resume is not None:
-            start, history = self._restore(optimizer, scheduler, scaler, early, steps)
+            first_epoch, history = self._restore(optimizer, scheduler, scaler, early, steps)
         if ctx.is_main:
             write_run_files(self.run_dir, p, self.split, self._resolved(prep))
             log.info("%s: %s; %s on %s, %s, %d worker(s), %d process(es); run folder '%s'", self.task_id, self.split.describe(),
@@ -151,7 +151,7 @@ class _Run:
         train_m = EpochMetrics(len(self.names), self.device, detailed=False)
         val_m = EpochMetrics(len(self.names), self.device)
         stopped = False
-        for epoch in range(start, p.epochs):
+        for epoch in range(first_epoch, p.epochs):
             loaders.train_sampler.set_epoch(epoch)
             images, seconds, lr = train_epoch(ddp, loaders.train, optimizer, scheduler, setup, train_m, f"epoch {epoch + 1}/{p.epochs} train")
             average_buffers(model, ctx)
