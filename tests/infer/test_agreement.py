@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from infer_torchvision_resnext.backends import openvino_available, resolve_runtime
+from infer_torchvision_resnext.backends import openvino_available
 from infer_torchvision_resnext.task import InferTorchvisionResnext
 
 REFERENCE = {"backend": "torch", "precision": "fp32", "device": "cpu"}

@@ -7,7 +7,7 @@ import torch
 
 from infer_torchvision_resnext import backends
 from infer_torchvision_resnext.backends import Runtime, TorchBackend, resolve_runtime, softmax
-from infer_torchvision_resnext.checkpoint import Preprocessing, build_model, load_checkpoint
+from infer_torchvision_resnext.checkpoint import build_model, load_checkpoint
 from infer_torchvision_resnext.preprocess import normalize_nchw, preprocess_batch
 from workflow.errors import ParamError
 
