@@ -28,9 +28,23 @@ def _put_label(canvas: np.ndarray, text: str, x: int, y: int, bg=TEXT_BG) -> Non
     cv2.putText(canvas, text, (x + 2, y + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOR, thick, cv2.LINE_AA)
 
 
+MIN_LABELLED_SIDE = 128  # smaller images are enlarged so that a label neither hides them nor gets clipped
+
+
+def _readable_copy(image: np.ndarray) -> np.ndarray:
+    """A copy of ``image``, enlarged by a whole factor (nearest neighbour) when its shorter side is under 128 px."""
+    factor = -(-MIN_LABELLED_SIDE // max(1, min(image.shape[:2])))
+    if factor <= 1:
+        return np.ascontiguousarray(image).copy()
+    return np.ascontiguousarray(image.repeat(factor, axis=0).repeat(factor, axis=1))
+
+
 def draw_labels(image: np.ndarray, lines: Sequence[str]) -> np.ndarray:
-    """A copy of ``image`` with ``lines`` (e.g. "tabby 0.87") stacked in the top-left corner."""
-    canvas = np.ascontiguousarray(image).copy()
+    """A copy of ``image`` with ``lines`` (e.g. "tabby 0.87") stacked in the top-left corner.
+
+    Images with a shorter side under 128 px (digits, thumbnails) are enlarged first so the label stays readable.
+    """
+    canvas = _readable_copy(image)
     y = 0
     for text in lines:
         _put_label(canvas, text, 0, y)

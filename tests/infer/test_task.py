@@ -326,3 +326,14 @@ def test_folder_run_writes_one_csv_row_per_image_with_top1_and_top_k(probe, phot
         assert row["label"] == row["top_k"].split(";")[0].split(":")[0]
         assert 0.0 < float(row["score"]) <= 1.0 and row["top_k"].count(";") == 1
     assert sorted(p.relative_to(tmp_path / "out").parent.as_posix() for p in (tmp_path / "out").rglob("*.jpg")) == [".", "sub", "sub"]
+
+
+def test_small_images_are_enlarged_before_labelling():
+    from infer_torchvision_resnext.annotate import draw_labels
+
+    digit = np.zeros((28, 20, 3), np.uint8)
+    digit[10:18, 8:12] = 255
+    drawn = draw_labels(digit, ["7 0.99"])
+    assert drawn.shape == (28 * 7, 20 * 7, 3), "the shorter side (20) is enlarged 7x to reach 128 px"
+    assert np.array_equal(drawn[-40:], digit.repeat(7, 0).repeat(7, 1)[-40:]), "below the label: the enlarged pixels"
+    assert not np.array_equal(drawn[:20], digit.repeat(7, 0).repeat(7, 1)[:20]), "the label is drawn at the top"
