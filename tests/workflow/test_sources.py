@@ -179,6 +179,32 @@ def test_reduced_scale_actually_reduces(tmp_path, photo):
     assert load_image(tmp_path / "big.jpg").shape == (1067, 1600, 3)
 
 
+
+@pytest.mark.parametrize("gray, orientation, min_side", [(False, 1, 300), (False, 6, 200), (True, 8, 100), (False, 3, 150)])
+def test_reduced_scale_jpeg_matches_pil_draft(tmp_path, photo, gray, orientation, min_side):
+    from PIL import ImageOps
+
+    img = Image.fromarray(photo).resize((1601, 1069))
+    img = img.convert("L") if gray else img
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    img.save(tmp_path / "big.jpg", quality=90, exif=exif, progressive=orientation == 3)
+    with Image.open(tmp_path / "big.jpg") as ref:  # PIL's own reduced decode, then EXIF orientation
+        ref.draft(ref.mode, (-(-1601 * min_side // 1069), min_side))
+        expected = np.asarray(ImageOps.exif_transpose(ref).convert("RGB"))
+    got = load_image(tmp_path / "big.jpg", min_side=min_side)
+    assert min(got.shape[:2]) < 1069 // 1.9  # decoded at reduced scale
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(decode_bytes((tmp_path / "big.jpg").read_bytes(), "big.jpg", min_side=min_side), expected)
+
+
+def test_truncated_jpeg_at_reduced_scale_is_reported(tmp_path, photo):
+    Image.fromarray(photo).resize((1600, 1067)).save(tmp_path / "full.jpg")
+    blob = (tmp_path / "full.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(InputError, match=r"cut\.jpg: truncated or corrupt image"):
+        load_image(tmp_path / "cut.jpg", min_side=200)
+
 def test_decode_bytes_matches_the_file(tmp_path, photo):
     Image.fromarray(photo).save(tmp_path / "a.png")
     np.testing.assert_array_equal(decode_bytes((tmp_path / "a.png").read_bytes(), "a.png"), photo)
