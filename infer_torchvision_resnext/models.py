@@ -6,14 +6,13 @@ are loaded with ``weights_only=True`` so a tampered cache file cannot run code.
 """
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from infer_torchvision_resnext.checkpoint import Preprocessing
-from workflow.errors import ParamError, WorkflowError
+from workflow.errors import ParamError, WorkflowError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -39,9 +38,7 @@ def resolve_arch(model_name: str) -> str:
     if name in ARCHS:
         return name
     known = list(MODEL_NAMES) + list(ARCHS)
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    raise ParamError(f"unknown model_name '{model_name}'{hint}; valid: {', '.join(MODEL_NAMES)}")
+    raise ParamError(f"unknown model_name '{model_name}'{did_you_mean(name, known)}; valid: {', '.join(MODEL_NAMES)}")
 
 
 def weight_choices(arch: str) -> list[str]:

@@ -1,6 +1,15 @@
 """Error types of the workflow engine; every message is one line naming the culprit."""
 from __future__ import annotations
 
+import difflib
+from typing import Any, Iterable
+
+
+def did_you_mean(word: Any, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    """`` (did you mean 'x'?)`` for the choice closest to ``word``, or "" when none is close."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=cutoff)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
 
 class WorkflowError(Exception):
     """Base class of every error the toolkit raises on purpose."""

@@ -7,14 +7,13 @@ name the task, the parameter, the value and what was expected.
 """
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, ValidationError, model_validator
 
-from workflow.errors import ParamError
+from workflow.errors import ParamError, did_you_mean
 
 _NONE_STRINGS = {"", "none", "null", "None", "NULL"}
 
@@ -93,8 +92,7 @@ def check_keys(task_name: str, model: type[TaskParams], values: dict[str, Any]) 
     keys = accepted_keys(model)
     for key in values:
         if _field_for_key(model, str(key)) is None:
-            close = difflib.get_close_matches(str(key), keys, n=1, cutoff=0.5)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = did_you_mean(key, keys, cutoff=0.5)
             raise ParamError(f"task '{task_name}': unknown parameter {str(key)!r}{hint}; valid: {', '.join(model.model_fields)}")
 
 

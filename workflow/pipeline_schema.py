@@ -5,7 +5,6 @@ line comes from the YAML node tree (see :class:`Locator`).
 """
 from __future__ import annotations
 
-import difflib
 import re
 import reprlib
 import warnings
@@ -15,7 +14,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from workflow.errors import PipelineError, PluginError
+from workflow.errors import PipelineError, PluginError, did_you_mean
 from workflow.ports import DATA_TYPES
 
 FORMAT_VERSION = 1
@@ -95,8 +94,7 @@ def pipeline_error(problems: list[Problem]) -> PipelineError:
 
 
 def suggest(word: Any, choices: list[str]) -> str:
-    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.5)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return did_you_mean(word, choices, cutoff=0.5)
 
 
 class Locator:

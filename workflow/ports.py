@@ -11,7 +11,7 @@ import pathlib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from workflow.errors import PortError
+from workflow.errors import PortError, did_you_mean
 
 
 class DataType:
@@ -185,10 +185,7 @@ def resolve_data_type(name: str) -> type[DataType]:
     try:
         return DATA_TYPES[name]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, DATA_TYPES, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(name, DATA_TYPES)
         raise PortError(f"unknown data type '{name}'{hint}; known: {', '.join(sorted(DATA_TYPES))}") from None
 
 

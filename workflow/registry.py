@@ -9,7 +9,6 @@ fails to import is skipped with a warning (``WORKFLOW_STRICT_PLUGINS=1`` or
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import inspect
@@ -22,7 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable
 
-from workflow.errors import PluginError
+from workflow.errors import PluginError, did_you_mean
 from workflow.task import Task
 
 ENTRY_POINT_GROUP = "workflow.tasks"
@@ -135,8 +134,7 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self._entries, n=1, cutoff=0.5)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = did_you_mean(name, self._entries, cutoff=0.5)
             raise PluginError(f"unknown task '{name}'{hint}; run 'workflow list' to see the registered tasks") from None
 
     def __contains__(self, name: str) -> bool:

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from workflow.errors import InputError
+from workflow.errors import InputError, did_you_mean
 from workflow.ports import Image
 from workflow.report import ResultsWriter, RunInterrupted, RunReport
 from workflow.streaming import Item, Run, run_folder, run_video
@@ -156,10 +156,7 @@ def _image_input(wf: Workflow, name: str | None) -> str:
 
 
 def _suggest(name: str, options: Iterable[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return did_you_mean(name, options)
 
 
 def decode_hint(wf: Workflow, input_name: str) -> int | None:

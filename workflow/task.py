@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from workflow.errors import ParamError, PortError
+from workflow.errors import ParamError, PortError, did_you_mean
 from workflow.params import TaskParams, build_params
 from workflow.ports import Port
 from workflow.progress import progress_bar
@@ -137,11 +137,8 @@ def _find_port(cls: type[Task], ports: tuple[Port, ...], name: str, kind: str) -
     for port in ports:
         if port.name == name:
             return port
-    import difflib
-
     names = [p.name for p in ports]
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    hint = did_you_mean(name, names)
     raise PortError(f"task '{cls.name}' has no {kind} port '{name}'{hint}; {kind}s: {', '.join(names) or 'none'}")
 
 
