@@ -15,7 +15,6 @@ from __future__ import annotations
 import graphlib
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -296,13 +295,6 @@ def _task_entry(wf: Workflow, task: Task) -> dict[str, Any]:
 
 def save_workflow(wf: Workflow, path: str | os.PathLike) -> None:
     """Write ``wf`` as a pipeline file (atomically); :func:`load_workflow` rebuilds the same graph."""
-    text = dump_workflow(wf)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from workflow.report import atomic_write_text
+
+    atomic_write_text(path, dump_workflow(wf))
