@@ -41,3 +41,12 @@ class InputError(WorkflowError):
 
 class TaskRunError(WorkflowError):
     """A task raised while running; the message names the task."""
+
+
+class SetupError(WorkflowError):
+    """A failure that does not depend on the item being processed (weights missing offline, an
+    unreadable class file, a bad checkpoint, a model that cannot be built).
+
+    The executor never isolates it per item: a folder or video run stops at once with this
+    one line (exit code 1), instead of failing every image the same way.
+    """

@@ -105,7 +105,8 @@ def build_params(task_name: str, model: type[TaskParams], values: dict[str, Any]
     if not isinstance(values, dict):
         raise ParamError(f"task '{task_name}': parameters must be a mapping, got {type(values).__name__}")
     check_keys(task_name, model, values)
-    merged = base.model_dump() if base is not None else {}
+    # only the values set so far (not defaults): ``model_fields_set`` keeps telling explicit choices from defaults
+    merged = base.model_dump(exclude_unset=True) if base is not None else {}
     for key, value in values.items():
         merged.pop(_field_for_key(model, str(key)), None)
     merged.update(values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+from workflow.context import RunContext, current_context
 from workflow.errors import ParamError, PortError, did_you_mean
 from workflow.params import TaskParams, build_params
 from workflow.ports import Port
@@ -37,6 +38,11 @@ class Task:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id!r}>"
+
+    @property
+    def context(self) -> RunContext:
+        """The run this task is part of (output folder, save options); see :mod:`workflow.context`."""
+        return current_context()
 
     # -- parameters -------------------------------------------------------
     @property
