@@ -10,81 +10,30 @@ architecture (and a class-name file) are given.
 """
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workflow.errors import WorkflowError
+from infer_torchvision_resnext.models import (create_model, imagenet_categories, resolve_arch, resolve_weights,
+                                              weights_file_name)
+from infer_torchvision_resnext.recipe import Preprocessing
+from workflow.errors import SetupError
+from workflow.files import atomic_target
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+log = logging.getLogger(__name__)
+
 FORMAT_VERSION = 1
 FORMAT_TAG = "workflow-resnext-checkpoint"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
 
 
-class CheckpointError(WorkflowError):
+class CheckpointError(SetupError):
     """A checkpoint or class file cannot be used; the message names the file."""
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """How images are prepared for a model: resize shorter side, center crop, normalise.
-
-    Attributes:
-        crop_size: side of the square the model sees.
-        resize_size: shorter side after resizing, before the crop.
-        interpolation: "bilinear", "bicubic" or "nearest".
-        mean, std: per-channel normalisation of 0..1 RGB values.
-    """
-
-    crop_size: int
-    resize_size: int
-    interpolation: str = "bilinear"
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-
-    def __post_init__(self):
-        if self.interpolation not in INTERPOLATIONS:
-            raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}")
-        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
-        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
-        object.__setattr__(self, "crop_size", int(self.crop_size))
-        object.__setattr__(self, "resize_size", int(self.resize_size))
-
-    @classmethod
-    def default(cls, crop_size: int = 224) -> Preprocessing:
-        """ImageNet mean/std, resize = crop * 256/224, bilinear (torchvision's V1 recipe)."""
-        return cls(crop_size, round(crop_size * 256 / 224))
-
-    @classmethod
-    def from_weights(cls, weights, crop_size: int | None = None) -> Preprocessing:
-        """The preprocessing of torchvision ``weights`` (``weights.transforms()``), rescaled to ``crop_size``."""
-        t = weights.transforms()
-        w_crop, w_resize = int(t.crop_size[0]), int(t.resize_size[0])
-        crop = int(crop_size or w_crop)
-        interp = getattr(t.interpolation, "value", str(t.interpolation)).lower()
-        return cls(crop, round(w_resize * crop / w_crop), interp, tuple(t.mean), tuple(t.std))
-
-    def with_crop_size(self, crop_size: int) -> Preprocessing:
-        """The same recipe at another crop size (resize keeps its ratio to the crop)."""
-        if int(crop_size) == self.crop_size:
-            return self
-        return Preprocessing(crop_size, round(self.resize_size * int(crop_size) / self.crop_size), self.interpolation, self.mean, self.std)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"crop_size": self.crop_size, "resize_size": self.resize_size, "interpolation": self.interpolation,
-                "mean": list(self.mean), "std": list(self.std)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
-        return cls(int(data["crop_size"]), int(data["resize_size"]), str(data.get("interpolation", "bilinear")),
-                   tuple(data.get("mean", IMAGENET_MEAN)), tuple(data.get("std", IMAGENET_STD)))
 
 
 @dataclass
@@ -129,22 +78,51 @@ def _strip_module_prefix(state_dict: dict[str, Any]) -> dict[str, Any]:
 
 
 def save_checkpoint(path: str | os.PathLike, model_or_state_dict, manifest: Manifest, extra: dict | None = None) -> Path:
-    """Write a checkpoint atomically (``path.tmp-<pid>`` then ``os.replace``) and return its path."""
+    """Write a checkpoint atomically (:func:`workflow.files.atomic_target`) and return its path.
+
+    Args:
+        path: destination file (its folder is created).
+        model_or_state_dict: a module (its ``state_dict()`` is saved) or a state dict.
+        manifest: what the weights mean.
+        extra: training state (optimizer, epoch...), loadable with ``weights_only=True``.
+    """
     import torch
 
     path = Path(path)
-    state = model_or_state_dict.state_dict() if hasattr(model_or_state_dict, "state_dict") else model_or_state_dict
+    state = model_or_state_dict.state_dict() if isinstance(model_or_state_dict, torch.nn.Module) else model_or_state_dict
     payload = {"format": FORMAT_TAG, "manifest": manifest.to_dict(), "state_dict": _strip_module_prefix(state),
                "extra": extra or {}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_target(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
+
+
+def resolve_checkpoint_arch(manifest_arch: str, model_name: str, explicit: bool, *, task_id: str,
+                            path: str | os.PathLike) -> str:
+    """The architecture to build for a checkpoint: the one rule both plugins follow.
+
+    The manifest decides. A ``model_name`` left at its default follows it (one INFO line);
+    a ``model_name`` set explicitly that names another architecture is an error.
+
+    Args:
+        manifest_arch: the architecture the checkpoint's manifest names.
+        model_name: the task's ``model_name`` parameter (short or full name).
+        explicit: whether the user set ``model_name`` (``"model_name" in params.model_fields_set``).
+        task_id: named in the log line and the error.
+        path: the checkpoint file, named in the log line and the error.
+
+    Raises:
+        SetupError: ``model_name`` was set explicitly to another architecture than the manifest's.
+    """
+    arch = resolve_arch(manifest_arch)
+    wanted = resolve_arch(model_name)
+    if wanted == arch:
+        return arch
+    if explicit:
+        raise SetupError(f"task '{task_id}': parameter 'model_name' is '{model_name}' ({wanted}) but checkpoint "
+                         f"'{path}' holds a {arch}; set model_name to the checkpoint's architecture or leave it out")
+    log.info("task '%s': checkpoint '%s' holds a %s; model_name (default %s) follows it", task_id, path, arch, wanted)
+    return arch
 
 
 def read_class_file(path: str | os.PathLike) -> list[str]:
@@ -242,8 +220,6 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", *, arch: str | 
     if arch is None:
         raise CheckpointError(f"checkpoint '{path}' is a plain state dict without a manifest: give its architecture "
                               f"(model_name) and a class file")
-    from infer_torchvision_resnext.models import imagenet_categories, resolve_arch, resolve_weights
-
     arch = resolve_arch(arch)
     if class_names is None:
         if _head_size(state_dict) != 1000:
@@ -260,8 +236,6 @@ def _weights_named_like(path: Path, arch: str):
     """The torchvision weights whose download file name is ``path``'s (e.g. a copied hub cache file), else None."""
     from torchvision.models import get_model_weights
 
-    from infer_torchvision_resnext.models import weights_file_name
-
     return next((w for w in get_model_weights(arch) if weights_file_name(w) == path.name), None)
 
 
@@ -272,8 +246,6 @@ def build_model(checkpoint: Checkpoint) -> torch.nn.Module:
         CheckpointError: the state dict belongs to another architecture or head size.
     """
     import torch
-
-    from infer_torchvision_resnext.models import create_model
 
     arch = checkpoint.manifest.arch
     with torch.device("meta"):  # every tensor comes from the file: skip the (slow) random init
@@ -299,5 +271,6 @@ def _diff_keys(model, state_dict: dict[str, Any]) -> tuple[list[str], list[str],
     return missing, unexpected, shapes
 
 
+# ``Preprocessing`` is re-exported for callers that still import it from here (its home is ``recipe``).
 __all__ = ["FORMAT_VERSION", "FORMAT_TAG", "CheckpointError", "Preprocessing", "Manifest", "Checkpoint",
-           "save_checkpoint", "load_checkpoint", "read_class_file", "build_model"]
+           "save_checkpoint", "load_checkpoint", "read_class_file", "build_model", "resolve_checkpoint_arch"]

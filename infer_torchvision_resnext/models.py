@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from infer_torchvision_resnext.checkpoint import Preprocessing
-from workflow.errors import ParamError, WorkflowError, did_you_mean
+from workflow.errors import ParamError, SetupError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -22,7 +21,7 @@ ARCHS = tuple(MODEL_NAMES.values())
 OFFLINE_ENV = "WORKFLOW_OFFLINE"  # set to 1 to never try a download
 
 
-class WeightsUnavailableError(WorkflowError):
+class WeightsUnavailableError(SetupError):
     """Pretrained weights are neither in the torch hub cache nor downloadable."""
 
 
@@ -153,6 +152,6 @@ def imagenet_categories(arch: str = "resnext50_32x4d") -> list[str]:
     return list(resolve_weights(arch).meta["categories"])
 
 
-__all__ = ["MODEL_NAMES", "ARCHS", "Preprocessing", "WeightsUnavailableError", "resolve_arch", "resolve_weights",
+__all__ = ["MODEL_NAMES", "ARCHS", "WeightsUnavailableError", "resolve_arch", "resolve_weights",
            "weight_choices", "weights_file_name", "weights_cache_dir", "weights_cache_path", "ensure_weights_available",
            "load_pretrained_state_dict", "create_model", "imagenet_categories"]

@@ -6,9 +6,12 @@ import os
 import pytest
 import torch
 
-from infer_torchvision_resnext.checkpoint import (FORMAT_VERSION, CheckpointError, Manifest, Preprocessing,
-                                                  build_model, load_checkpoint, read_class_file, save_checkpoint)
-from infer_torchvision_resnext.models import create_model
+from infer_torchvision_resnext.checkpoint import (FORMAT_VERSION, CheckpointError, Manifest, build_model,
+                                                  load_checkpoint, read_class_file, resolve_checkpoint_arch,
+                                                  save_checkpoint)
+from infer_torchvision_resnext.models import WeightsUnavailableError, create_model
+from infer_torchvision_resnext.recipe import Preprocessing
+from workflow.errors import SetupError
 
 CLASSES = ["cat", "coffee", "rocket"]
 
@@ -25,7 +28,7 @@ def small_model():
 
 def test_round_trip_rebuilds_the_same_model(tmp_path, small_model):
     path = save_checkpoint(tmp_path / "sub" / "best.pt", small_model, _manifest(), extra={"epoch": 2, "rng": [1, 2]})
-    assert path.is_file() and not list(path.parent.glob("*.tmp-*"))
+    assert path.is_file() and [p.name for p in path.parent.iterdir()] == ["best.pt"]  # no temporary file left
     ckpt = load_checkpoint(path)
     assert ckpt.manifest == _manifest() and ckpt.extra == {"epoch": 2, "rng": [1, 2]} and ckpt.path == path
     model = build_model(ckpt).eval()
@@ -188,3 +191,25 @@ def test_manifest_with_a_wrong_class_count_names_both_numbers(tmp_path):
     path = save_checkpoint(tmp_path / "five.pt", state, _manifest(classes=list("abcde")))
     with pytest.raises(CheckpointError, match=r"'.*five.pt': 5 class names given but the model head \(fc\) has 3 outputs"):
         load_checkpoint(path)
+
+
+def test_setup_failures_are_setup_errors():
+    assert issubclass(CheckpointError, SetupError) and issubclass(WeightsUnavailableError, SetupError)
+
+
+def test_manifest_decides_the_architecture_when_model_name_is_a_default(caplog):
+    with caplog.at_level("INFO", logger="infer_torchvision_resnext.checkpoint"):
+        arch = resolve_checkpoint_arch("resnext101_32x8d", "resnext50", False, task_id="clf", path="m/best.pt")
+    assert arch == "resnext101_32x8d"
+    assert "clf" in caplog.text and "m/best.pt" in caplog.text and "resnext101_32x8d" in caplog.text
+
+
+def test_same_architecture_under_its_short_name_is_accepted():
+    assert resolve_checkpoint_arch("resnext50_32x4d", "resnext50", True, task_id="t", path="a.pt") == "resnext50_32x4d"
+
+
+def test_explicit_model_name_of_another_architecture_is_a_setup_error():
+    with pytest.raises(SetupError, match=r"^task 'clf': parameter 'model_name' is 'resnext101' \(resnext101_32x8d\) "
+                                         r"but checkpoint 'm/best.pt' holds a resnext50_32x4d") as info:
+        resolve_checkpoint_arch("resnext50_32x4d", "resnext101", True, task_id="clf", path="m/best.pt")
+    assert "\n" not in str(info.value)
