@@ -1,9 +1,15 @@
 """Drawing results on images (OpenCV, imported lazily). Images are RGB; the input is never modified."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+
+from infer_torchvision_resnext.roi import relabelled
+
+if TYPE_CHECKING:  # pragma: no cover
+    from infer_torchvision_resnext.classifier import ImageClassification
+    from workflow.results import DetectionsResult
 
 BOX_COLOR = (255, 64, 32)  # RGB
 TEXT_COLOR = (255, 255, 255)
@@ -63,3 +69,14 @@ def draw_boxes(image: np.ndarray, boxes: Sequence[Sequence[float]], texts: Seque
         if text:
             _put_label(canvas, text, int(x1), int(y1) - int(30 * _font_scale(canvas)), bg=BOX_COLOR)
     return canvas
+
+
+def item_outputs(image: np.ndarray, detections: DetectionsResult | None, found: ImageClassification) -> dict[str, Any]:
+    """The task's outputs for one image: ``classification``, the annotated ``image`` and, in ROI mode,
+    the relabelled ``detections`` drawn on it."""
+    if detections is None:
+        top = found.whole.top
+        return {"classification": found.whole, "image": draw_labels(image, [f"{top.label} {top.score:.2f}"] if top else [])}
+    texts = [f"{r.top.label} {r.top.score:.2f}" if r.top else "" for r in found.boxes]
+    return {"classification": found.whole, "detections": relabelled(detections, found.boxes),
+            "image": draw_boxes(image, detections.boxes, texts)}

@@ -25,6 +25,14 @@ class WeightsUnavailableError(SetupError):
     """Pretrained weights are neither in the torch hub cache nor downloadable."""
 
 
+class ModelSetupError(SetupError, ParamError):
+    """A parameter that cannot build a model on this machine (e.g. ``device: cuda`` without a GPU).
+
+    Found when the model is built rather than when parameters are set, and the same for every
+    item, so it stops a run at once; still a :class:`ParamError` for callers that catch those.
+    """
+
+
 def resolve_arch(model_name: str) -> str:
     """The torchvision builder name for ``model_name`` (short or full name).
 
@@ -152,6 +160,6 @@ def imagenet_categories(arch: str = "resnext50_32x4d") -> list[str]:
     return list(resolve_weights(arch).meta["categories"])
 
 
-__all__ = ["MODEL_NAMES", "ARCHS", "WeightsUnavailableError", "resolve_arch", "resolve_weights",
+__all__ = ["MODEL_NAMES", "ARCHS", "WeightsUnavailableError", "ModelSetupError", "resolve_arch", "resolve_weights",
            "weight_choices", "weights_file_name", "weights_cache_dir", "weights_cache_path", "ensure_weights_available",
            "load_pretrained_state_dict", "create_model", "imagenet_categories"]

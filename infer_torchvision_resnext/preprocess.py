@@ -24,7 +24,7 @@ import numpy as np
 from workflow.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from infer_torchvision_resnext.checkpoint import Preprocessing
+    from infer_torchvision_resnext.recipe import Preprocessing
 
 _PIL_FILTERS = {"bilinear": 2, "bicubic": 3, "nearest": 0}  # PIL.Image.Resampling values
 REDUCING_GAP = 3.0  # Pillow's shortcut for very large downscales (>= 6x); identical below that

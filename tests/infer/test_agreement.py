@@ -46,17 +46,17 @@ def test_torch_bf16_and_openvino_fp32_agree_too(probe, photos):
 
 @pytest.mark.skipif(not openvino_available(), reason="openvino is not installed")
 def test_a_second_task_reuses_the_converted_model(probe, photos):
-    from infer_torchvision_resnext import ov_backend
+    from infer_torchvision_resnext import openvino_backend
 
     params = {"model_weight_file": str(probe[0]), "backend": "openvino", "precision": "fp32"}
     first = InferTorchvisionResnext(params)
     first.load_model()
-    conversions = ov_backend.stats["conversions"]
-    ov_backend.clear_memory_cache()  # like a new process: only the disk cache is left
+    conversions = openvino_backend.stats["conversions"]
+    openvino_backend.clear_memory_cache()  # like a new process: only the disk cache is left
     second = InferTorchvisionResnext(params)
     second.set_input("image", photos["rocket"])
     second.run()
-    assert ov_backend.stats["conversions"] == conversions and second.get_results()[0].label == "rocket"
+    assert openvino_backend.stats["conversions"] == conversions and second.get_results()[0].label == "rocket"
 
 
 IMAGENET = os.environ.get("RESNEXT_IMAGENET_WEIGHTS")

@@ -6,10 +6,14 @@ import pytest
 import torch
 
 from infer_torchvision_resnext import backends
-from infer_torchvision_resnext.backends import Runtime, TorchBackend, resolve_runtime, softmax
+from infer_torchvision_resnext.backend import Backend, Runtime
+from infer_torchvision_resnext.backends import resolve_runtime
 from infer_torchvision_resnext.checkpoint import build_model, load_checkpoint
+from infer_torchvision_resnext.classifier import softmax
 from infer_torchvision_resnext.preprocess import normalize_nchw, preprocess_batch
-from workflow.errors import ParamError
+from infer_torchvision_resnext.torch_backend import TorchBackend
+from workflow import runtime as shared_runtime
+from workflow.errors import ParamError, SetupError
 
 
 @pytest.fixture
@@ -17,9 +21,10 @@ def machine(monkeypatch):
     """Pretend hardware: set('cuda', 'openvino', 'bf16') members switch features on."""
 
     def configure(*features):
-        monkeypatch.setattr(backends, "cuda_available", lambda: "cuda" in features)
+        flags = frozenset({"avx2", "amx_bf16"} if "bf16" in features else {"avx2"})
+        monkeypatch.setattr(shared_runtime, "cuda_available", lambda: "cuda" in features)
+        monkeypatch.setattr(shared_runtime, "cpu_info", lambda: shared_runtime.CpuInfo("pretend CPU", flags))
         monkeypatch.setattr(backends, "openvino_available", lambda: "openvino" in features)
-        monkeypatch.setattr(backends, "cpu_supports_bf16", lambda: "bf16" in features)
 
     return configure
 
@@ -39,7 +44,7 @@ def test_auto_choices(machine, features, expected):
 def test_auto_without_openvino_logs_one_line(machine, caplog):
     machine("bf16")
     backends._warn_no_openvino.cache_clear()
-    with caplog.at_level("WARNING", logger="workflow.task.infer_torchvision_resnext"):
+    with caplog.at_level("WARNING", logger="infer_torchvision_resnext.backends"):
         resolve_runtime("cpu", "auto", "auto")
         resolve_runtime("auto", "auto", "auto")  # the second load says nothing new
     lines = [r.getMessage() for r in caplog.records if "openvino is not installed" in r.getMessage()]
@@ -54,15 +59,37 @@ def test_explicit_choices_win(machine):
 
 
 @pytest.mark.parametrize("features, args, message", [
-    ((), ("cuda", "auto", "auto"), r"device 'cuda' was requested but torch sees no CUDA GPU"),
-    (("cuda", "openvino"), ("cuda", "auto", "openvino"), r"backend 'openvino' runs on the CPU here"),
-    ((), ("cpu", "auto", "openvino"), r"openvino package is not installed"),
-    (("bf16",), ("cpu", "fp16", "torch"), r"precision 'fp16' is not supported by the torch CPU path"),
+    ((), ("cuda", "auto", "auto"), r"parameter 'device' is 'cuda' but torch sees no CUDA GPU"),
+    (("cuda", "openvino"), ("cuda", "auto", "openvino"), r"parameter 'backend' is 'openvino', which runs on the CPU here"),
+    ((), ("cpu", "auto", "openvino"), r"parameter 'backend' is 'openvino' but the openvino package is not installed"),
+    (("bf16",), ("cpu", "fp16", "torch"), r"parameter 'precision' is 'fp16', which the torch CPU path does not support"),
 ])
 def test_impossible_combinations_are_refused(machine, features, args, message):
+    """Found when the model is built: a setup error (stops a run at once) that is still a ParamError."""
     machine(*features)
-    with pytest.raises(ParamError, match=message):
-        resolve_runtime(*args)
+    with pytest.raises(SetupError, match=rf"^task 'clf': {message}") as info:
+        resolve_runtime(*args, task_id="clf")
+    assert isinstance(info.value, ParamError)
+
+
+@pytest.mark.parametrize("features", [(), ("bf16",), ("openvino",), ("openvino", "bf16"), ("cuda", "openvino", "bf16")])
+@pytest.mark.parametrize("device", ["auto", "cpu"])
+def test_precision_auto_is_the_shared_runtime_decision(machine, features, device):
+    """Inference resolves precision 'auto' exactly as workflow.runtime (training's resolver) does on this machine."""
+    machine(*features)
+    ours = resolve_runtime(device, "auto", "auto")
+    shared = shared_runtime.resolve_runtime(device, "auto")
+    assert (ours.device, ours.precision) == (shared.device, shared.precision)
+
+
+def test_both_backends_implement_the_protocol(probe):
+    ckpt = load_checkpoint(probe[0])
+    backend = TorchBackend(build_model(ckpt), ckpt.manifest.preprocessing, Runtime("torch", "cpu", "fp32"), batch_size=4)
+    assert isinstance(backend, Backend)  # runtime-checkable: every method of the protocol is there
+    assert [backend.chunk_size(n) for n in (1, 3, 10)] == [1, 3, 4]
+    assert backend.set_batch_size(2) and backend.chunk_size(10) == 2
+    backend.close()
+    assert backend.model is None
 
 
 def test_softmax_rows_sum_to_one_and_keep_order():
@@ -93,7 +120,7 @@ def test_torch_backend_fp32_matches_plain_eager(probe, photos):
 
 def _task_cache_key(path):
     """The OpenVINO cache key the task itself uses for this checkpoint (so task tests reuse the conversion)."""
-    from infer_torchvision_resnext.loader import resolve_source
+    from infer_torchvision_resnext.model_source import resolve_source
     from infer_torchvision_resnext.params import InferResnextParams
 
     return resolve_source(InferResnextParams(model_weight_file=str(path))).cache_key
@@ -104,7 +131,7 @@ needs_openvino = pytest.mark.skipif(not backends.openvino_available(), reason="o
 
 @needs_openvino
 def test_openvino_backend_converts_once_then_reuses(probe, photos, monkeypatch, _openvino_cache):
-    from infer_torchvision_resnext import ov_backend
+    from infer_torchvision_resnext import openvino_backend
 
     path, _, _ = probe
     ckpt = load_checkpoint(path)
@@ -112,8 +139,8 @@ def test_openvino_backend_converts_once_then_reuses(probe, photos, monkeypatch, 
     key = _task_cache_key(path)
     batch = preprocess_batch([photos["chelsea"], photos["rocket"], photos["camera"]], prep)
     ref = _reference_logits(build_model(ckpt), batch, prep)
-    ov_backend.clear_memory_cache()
-    before = dict(ov_backend.stats)
+    openvino_backend.clear_memory_cache()
+    before = dict(openvino_backend.stats)
     built = []
 
     def factory():
@@ -121,24 +148,24 @@ def test_openvino_backend_converts_once_then_reuses(probe, photos, monkeypatch, 
         return build_model(load_checkpoint(path))
 
     runtime = Runtime("openvino", "cpu", "fp32")
-    first = ov_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)
+    first = openvino_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)
     np.testing.assert_allclose(first.infer(batch), ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
-    ir = _openvino_cache / "openvino" / ov_backend.model_key(key, prep, 8) / "model.xml"
+    ir = _openvino_cache / "openvino" / openvino_backend.model_key(key, prep, 8) / "model.xml"
     converted = len(built)  # 1, or 0 when an earlier test of this session already converted this checkpoint
-    assert ir.is_file() and converted <= 1 and ov_backend.stats["conversions"] - before["conversions"] == converted
-    second = ov_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)  # same process
+    assert ir.is_file() and converted <= 1 and openvino_backend.stats["conversions"] - before["conversions"] == converted
+    second = openvino_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)  # same process
     assert second.compiled is first.compiled and len(built) == converted
-    assert ov_backend.stats["memory_hits"] - before["memory_hits"] == 1
-    ov_backend.clear_memory_cache()  # as a new process would: read the IR, no conversion
-    ir_loads = ov_backend.stats["ir_loads"]
-    third = ov_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)
+    assert openvino_backend.stats["memory_hits"] - before["memory_hits"] == 1
+    openvino_backend.clear_memory_cache()  # as a new process would: read the IR, no conversion
+    ir_loads = openvino_backend.stats["ir_loads"]
+    third = openvino_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)
     np.testing.assert_allclose(third.infer(batch), ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
-    assert len(built) == converted and ov_backend.stats["ir_loads"] == ir_loads + 1
+    assert len(built) == converted and openvino_backend.stats["ir_loads"] == ir_loads + 1
 
 
 @needs_openvino
 def test_openvino_batches_keep_order(probe, photos):
-    from infer_torchvision_resnext.ov_backend import OpenVINOBackend
+    from infer_torchvision_resnext.openvino_backend import OpenVINOBackend
 
     path, crops, _ = probe
     ckpt = load_checkpoint(path)
@@ -150,7 +177,11 @@ def test_openvino_batches_keep_order(probe, photos):
     whole = backend.infer(batch)
     parts = np.concatenate(list(backend.infer_batches([batch[:3], batch[3:4], batch[4:]])))
     np.testing.assert_allclose(parts, whole, rtol=1e-4, atol=1e-4)
-    assert backend.chunk_size(8) == max(1, -(-8 // backend.num_requests))
+    assert backend.chunk_size(8) == min(8, max(1, -(-8 // backend.num_requests)))
+    assert backend.set_batch_size(2) and backend.chunk_size(100) == 2
+    assert not backend.set_batch_size(1)  # batch 1 compiles for latency: a new backend is needed
+    assert isinstance(backend, Backend)
+    backend.close()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -167,7 +198,7 @@ def test_cuda_fp16_agrees_with_cpu_fp32(probe, photos):
 def test_openvino_disk_cache_keeps_the_most_recent_entries(tmp_path):
     import os
 
-    from infer_torchvision_resnext.ov_backend import _prune
+    from infer_torchvision_resnext.openvino_backend import _prune
 
     for i in range(5):
         entry = tmp_path / f"key{i}"
@@ -182,7 +213,7 @@ def test_openvino_disk_cache_keeps_the_most_recent_entries(tmp_path):
 
 @needs_openvino
 def test_openvino_failure_while_preparing_a_batch_leaves_no_request_running(probe):
-    from infer_torchvision_resnext.ov_backend import OpenVINOBackend
+    from infer_torchvision_resnext.openvino_backend import OpenVINOBackend
 
     path, crops, _ = probe
     prep = load_checkpoint(path).manifest.preprocessing

@@ -13,7 +13,7 @@ from infer_torchvision_resnext.models import WeightsUnavailableError, imagenet_c
 from infer_torchvision_resnext.preprocess import as_rgb_image
 from infer_torchvision_resnext.task import InferTorchvisionResnext
 from workflow import Workflow
-from workflow.errors import ParamError, PortError
+from workflow.errors import ParamError, PortError, SetupError
 from workflow.ports import Classification, Model
 from workflow.results import ClassificationResult, ClassScore, DetectionsResult
 
@@ -65,8 +65,11 @@ def test_bad_parameters_name_task_field_and_value(values, message):
 
 def test_weights_that_do_not_exist_for_the_model_are_refused_at_load(torch_home):
     task = InferTorchvisionResnext({"model_name": "resnext101_64x4d", "pretrained_weights": "IMAGENET1K_V2", **FAST})
-    with pytest.raises(ParamError, match=r"pretrained_weights 'IMAGENET1K_V2' does not exist for resnext101_64x4d; choices: DEFAULT, IMAGENET1K_V1"):
+    with pytest.raises(SetupError, match=r"^task 'infer_torchvision_resnext': parameter 'pretrained_weights': "
+                                         r"pretrained_weights 'IMAGENET1K_V2' does not exist for resnext101_64x4d; "
+                                         r"choices: DEFAULT, IMAGENET1K_V1") as info:
         task.load_model()
+    assert isinstance(info.value, ParamError)
 
 
 def test_registered_through_the_entry_point():
@@ -131,6 +134,14 @@ def test_batch_run_matches_single_runs(probe, photos):
 
 
 # -- model lifecycle ----------------------------------------------------------------
+def test_batch_size_change_keeps_the_classifier(probe, photos):
+    task = make_task(probe[0], batch_size=4)
+    first = task.load_model()
+    task.set_parameters({"batch_size": 2})
+    assert task.load_model() is first and first.backend.chunk_size(10) == 2
+    assert classify(task, photos["coffee"])[0].label == "coffee"
+
+
 def test_unchanged_params_reuse_the_model_and_changes_rebuild_it(probe, photos, tmp_path):
     import shutil
 
@@ -141,14 +152,15 @@ def test_unchanged_params_reuse_the_model_and_changes_rebuild_it(probe, photos, 
     assert task.load_model() is first
     task.set_parameters({"input_size": "48"})
     second = task.load_model()
-    assert second is not first and second.source.prep.crop_size == 48 and second.source.prep.resize_size == round(73 * 48 / 64)
+    assert second is not first and second.preprocessing.crop_size == 48
+    assert second.preprocessing.resize_size == round(73 * 48 / 64)
     task.set_parameters({"input_size": 48})
     assert task.load_model() is second
     copy = tmp_path / "copy.pt"
     shutil.copy(path, copy)
     task.set_parameters({"model_path": str(copy)})
     third = task.load_model()
-    assert third is not second and str(copy) in third.source.description
+    assert third is not second and str(copy) in third.description
     os.utime(copy, ns=(os.stat(copy).st_atime_ns, os.stat(copy).st_mtime_ns + 10**9))  # training rewrote the file
     assert task.load_model() is not third
 
@@ -175,7 +187,9 @@ def test_plain_state_dict_with_class_file(probe, photos, tmp_path):
     assert classify(task, photos["coffee"])[0].label == "COFFEE"
     classes.write_text("\n".join(ckpt.manifest.class_names[:7]))  # same path, new content: noticed
     os.utime(classes, ns=(os.stat(classes).st_atime_ns, os.stat(classes).st_mtime_ns + 10**9))
-    with pytest.raises(CheckpointError, match=r"'.*plain.pth': 7 class names given but the model head \(fc\) has 8 outputs"):
+    with pytest.raises(CheckpointError, match=r"^task 'infer_torchvision_resnext': parameter 'model_weight_file': "
+                                              r"checkpoint '.*plain.pth': 7 class names given but the model head \(fc\) "
+                                              r"has 8 outputs$"):
         task.load_model()
 
 
@@ -184,6 +198,7 @@ def test_offline_pretrained_weights_fail_at_once_with_one_line(torch_home, no_ne
     with pytest.raises(WeightsUnavailableError) as info:
         classify(task, photos["chelsea"])
     msg = str(info.value)
+    assert msg.startswith("task 'infer_torchvision_resnext': parameter 'pretrained_weights': ")
     assert "\n" not in msg and "'resnext50_32x4d-1a0047aa.pth'" in msg
     assert str(torch_home / "hub" / "checkpoints") in msg and "model_weight_file" in msg
 
@@ -196,6 +211,8 @@ def test_cached_pretrained_weights_give_imagenet_labels(torch_home, no_network, 
     torch.manual_seed(1)
     torch.save(create_model("resnext50").state_dict(), cache)
     task = InferTorchvisionResnext({**FAST, "input_size": 32, "top_k": 3})
+    assert task.decode_hint("image") is None  # nothing prepared yet: no model is loaded for a hint
+    task.prepare({})
     assert task.decode_hint("image") == round(232 * 32 / 224)
     results = classify(task, photos["coffee"])
     categories = imagenet_categories()
@@ -203,14 +220,41 @@ def test_cached_pretrained_weights_give_imagenet_labels(torch_home, no_network, 
 
 
 # -- hints ----------------------------------------------------------------------------
-def test_hints_follow_the_preprocessing(probe):
-    task = make_task(probe[0], batch_size=6)
+def test_hints_follow_the_prepared_preprocessing(probe, tmp_path):
+    task = make_task(tmp_path / "missing.pt", batch_size=6)
     assert task.batch_hint() == 6
+    assert task.decode_hint("image") is None  # nothing prepared: no model is loaded (nor error raised) for a hint
+    task.prepare({"model": probe[0]})  # the model port's value, the same for every item of the run
     assert task.decode_hint("image") == 73 and task.decode_hint("detections") is None
     task.set_parameters({"input_size": 48})
+    assert task.decode_hint("image") is None
+    task.prepare({"model": probe[0]})
     assert task.decode_hint("image") == round(73 * 48 / 64)
-    pretrained = InferTorchvisionResnext({"model_name": "resnext101", "pretrained_weights": "IMAGENET1K_V1"})
-    assert pretrained.decode_hint("image") == 256 and pretrained._loaded is None  # no model loaded for a hint
+
+
+def test_prepare_fails_before_any_image_with_the_task_and_parameter(tmp_path):
+    task = InferTorchvisionResnext({"model_weight_file": str(tmp_path / "missing.pt"), **FAST}, task_id="classify")
+    with pytest.raises(CheckpointError, match=r"^task 'classify': parameter 'model_weight_file': checkpoint '.*missing.pt' "
+                                              r"does not exist$"):
+        task.prepare({})
+    bad = tmp_path / "classes.txt"
+    task = InferTorchvisionResnext({"class_file": str(bad), **FAST}, task_id="classify")
+    with pytest.raises(CheckpointError, match=r"^task 'classify': parameter 'class_file': class file '.*classes.txt' cannot be read"):
+        task.prepare({})
+
+
+def test_model_name_set_explicitly_must_match_the_checkpoint(probe, photos, caplog):
+    """The manifest decides the architecture; an explicit model_name naming another one is a setup error."""
+    task = make_task(probe[0], model_name="resnext101")
+    with pytest.raises(SetupError, match=r"^task 'infer_torchvision_resnext': parameter 'model_name' is 'resnext101' "
+                                         r"\(resnext101_32x8d\) but checkpoint '.*probe.pt' holds a resnext50_32x4d"):
+        classify(task, photos["chelsea"])
+    with caplog.at_level("INFO", logger="infer_torchvision_resnext.checkpoint"):
+        default = make_task(probe[0], top_k=1)  # model_name left at its default: follows the manifest
+        assert classify(default, photos["chelsea"])[0].label == "chelsea"
+    assert "model_name (default resnext50) follows it" not in caplog.text  # same architecture: nothing to say
+    explicit_same = make_task(probe[0], model_name="resnext50_32x4d", top_k=1)
+    assert classify(explicit_same, photos["rocket"])[0].label == "rocket"
 
 
 # -- ROI mode ---------------------------------------------------------------------------

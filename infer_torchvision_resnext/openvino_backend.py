@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
+from infer_torchvision_resnext.backend import Runtime
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from infer_torchvision_resnext.backends import Runtime
-    from infer_torchvision_resnext.checkpoint import Preprocessing
+    from infer_torchvision_resnext.recipe import Preprocessing
 
-log = logging.getLogger("workflow.task.infer_torchvision_resnext")
+log = logging.getLogger(__name__)
 _PRECISION_HINT = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 _COMPILED: OrderedDict[str, object] = OrderedDict()  # in-process cache: key -> CompiledModel
 _COMPILED_MAX = 4
@@ -170,30 +171,28 @@ def clear_memory_cache() -> None:
 
 
 class OpenVINOBackend:
-    """Runs a compiled model with an ``AsyncInferQueue`` so the caller can prepare the next chunk meanwhile.
+    """Runs a compiled model with an ``AsyncInferQueue`` so the caller can prepare the next chunk meanwhile;
+    implements :class:`.backend.Backend`.
 
     Args:
-        model: torch classifier, or a zero-argument callable building it (called only on a cache miss).
+        model_factory: zero-argument callable building the torch classifier (called only on a cache miss).
         prep: crop size and mean/std baked into the graph.
         runtime: resolved precision (``fp32``/``bf16``/``fp16`` -> the CPU's inference precision hint).
         cache_key: identity of the weights (file + size + mtime, or torchvision weights name); None: no cache.
         batch_size: images per task batch, split over parallel requests; 1 compiles for latency instead.
-        num_classes: head size (read from ``model.fc`` when a module is given).
+        num_classes: head size (part of the cache key).
     """
 
     name = "openvino"
 
-    def __init__(self, model, prep: Preprocessing, runtime: Runtime, cache_key: str | None = None,
-                 batch_size: int = 8, num_classes: int | None = None):
+    def __init__(self, model_factory: Callable[[], torch.nn.Module], prep: Preprocessing, runtime: Runtime,
+                 cache_key: str | None = None, batch_size: int = 8, num_classes: int = -1):
         import openvino as ov
 
         self.runtime = runtime
         self.prep = prep
-        factory = model if callable(model) and not hasattr(model, "state_dict") else (lambda: model)
-        if num_classes is None:
-            num_classes = int(model.fc.out_features) if hasattr(model, "fc") else -1
         hint = "LATENCY" if batch_size == 1 else "THROUGHPUT"
-        self.compiled = compiled_model(factory, prep, runtime.precision, num_classes, cache_key, hint)
+        self.compiled = compiled_model(model_factory, prep, runtime.precision, num_classes, cache_key, hint)
         self.num_requests = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         self.queue = ov.AsyncInferQueue(self.compiled, self.num_requests)
         self.queue.set_callback(self._on_done)
@@ -203,14 +202,28 @@ class OpenVINOBackend:
     def _on_done(self, request, job_id: int) -> None:
         self._results[job_id] = request.get_output_tensor(0).data.copy()
 
-    def chunk_size(self, n: int) -> int:
-        """Images per request for a batch of ``n``: one chunk per parallel request (4 images per request
-        run ~10% faster than 2 here, and preprocessing a chunk is cheap enough not to leave a gap)."""
-        return max(1, -(-n // self.num_requests))
+    def chunk_size(self, n_items: int) -> int:
+        """Images per request for ``n_items``: one chunk per parallel request, at most ``batch_size`` (4 images
+        per request run ~10% faster than 2 here, and preprocessing a chunk is cheap enough not to leave a gap)."""
+        return max(1, min(self.batch_size, -(-n_items // self.num_requests)))
+
+    def set_batch_size(self, n: int) -> bool:
+        """Adapt to ``n`` images per task batch; False when switching between batch 1 (compiled for latency)
+        and larger batches (compiled for throughput), which needs a new backend."""
+        if (int(n) == 1) != (self.batch_size == 1):
+            return False
+        self.batch_size = int(n)
+        return True
+
+    def close(self) -> None:
+        """Wait for requests still running, then drop the queue (the compiled model stays in the process cache)."""
+        if self.queue is not None:
+            self.queue.wait_all()
+        self.queue = None
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Logits (N, classes) float32 of a uint8 NHWC batch (split across the parallel requests)."""
-        step = self.chunk_size(len(batch))
+        step = max(1, -(-len(batch) // self.num_requests))
         return np.concatenate(self.infer_batches(batch[i:i + step] for i in range(0, len(batch), step)))
 
     def infer_batches(self, batches: Iterable[np.ndarray]) -> list[np.ndarray]:

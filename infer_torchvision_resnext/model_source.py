@@ -1,0 +1,132 @@
+"""Where a classifier's weights come from: a checkpoint (file or the ``model`` port) or torchvision's weights.
+
+:func:`resolve_source` reads the class file and the checkpoint (or makes sure the
+pretrained weights are in the hub cache) and returns a :class:`ModelSource`: the
+architecture, class names, preprocessing and a factory building the torch model
+only when a backend needs it. Every failure here is the same for every image, so
+it is a :class:`workflow.errors.SetupError` naming the task and the parameter.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from infer_torchvision_resnext.checkpoint import (CheckpointError, build_model, load_checkpoint, read_class_file,
+                                                  resolve_checkpoint_arch)
+from infer_torchvision_resnext.models import (ModelSetupError, create_model, ensure_weights_available, resolve_arch,
+                                              resolve_weights, weights_cache_path)
+from infer_torchvision_resnext.recipe import Preprocessing
+from workflow.errors import ParamError, SetupError
+
+
+@dataclass
+class ModelSource:
+    """What to load: architecture, class names, preprocessing and how to build the torch model.
+
+    ``factory`` builds the torch model only when a backend needs it (an OpenVINO cache hit
+    does not). ``cache_key`` identifies the weights for the OpenVINO cache; ``where`` names the
+    parameter (or port) the weights came from, for errors raised while building the model.
+    """
+
+    arch: str
+    class_names: list[str]
+    prep: Preprocessing
+    cache_key: str
+    description: str
+    where: str
+    factory: Callable[[], Any] = field(repr=False)
+
+
+@contextmanager
+def blame(task_id: str, where: str) -> Iterator[None]:
+    """Prefix setup failures raised inside with ``task '<id>': <where>: `` (one line; type kept).
+
+    A :class:`ParamError` becomes a :class:`ModelSetupError` (still a ParamError). Messages that
+    already name a task pass unchanged.
+    """
+    try:
+        yield
+    except (SetupError, ParamError) as exc:
+        if str(exc).startswith("task '"):
+            raise
+        kind = type(exc) if isinstance(exc, SetupError) else ModelSetupError
+        raise kind(f"task '{task_id}': {where}: {exc}") from exc
+
+
+def file_identity(path: Path) -> str:
+    """Path + size + modification time: changes whenever the file is rewritten."""
+    st = path.stat()
+    return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def resolve_source(params, model_path: str | os.PathLike | None = None, *,
+                   task_id: str = "infer_torchvision_resnext") -> ModelSource:
+    """The model a task's parameters ask for; ``model_path`` (the ``model`` port) overrides ``model_weight_file``.
+
+    Pretrained weights are fetched into the hub cache here (one attempt), so an offline machine
+    fails before any image is decoded.
+
+    Raises:
+        SetupError: unusable checkpoint or class file (:class:`CheckpointError`), pretrained weights
+            neither cached nor downloadable (:class:`WeightsUnavailableError`), model_name naming another
+            architecture than the checkpoint's, weights that do not exist (:class:`ModelSetupError`).
+    """
+    arch = resolve_arch(params.model_name)
+    class_names = None
+    if params.class_file:
+        with blame(task_id, "parameter 'class_file'"):
+            class_names = read_class_file(params.class_file)
+    path = model_path or params.model_weight_file
+    if path:
+        where = "input 'model'" if model_path else "parameter 'model_weight_file'"
+        with blame(task_id, where):
+            return _checkpoint_source(Path(path), params, arch, class_names, task_id, where)
+    with blame(task_id, "parameter 'pretrained_weights'"):
+        weights = resolve_weights(arch, params.pretrained_weights)
+        ensure_weights_available(weights)
+    names = list(weights.meta["categories"])
+    if class_names is not None:
+        if len(class_names) != len(names):
+            raise CheckpointError(f"task '{task_id}': parameter 'class_file': '{params.class_file}' has "
+                                  f"{len(class_names)} names but the pretrained {arch} head has {len(names)} outputs")
+        names = class_names
+    prep = Preprocessing.from_weights(weights, params.input_size)
+    ident = file_identity(weights_cache_path(weights))
+    return ModelSource(arch, names, prep, f"torchvision:{weights}:{ident}", f"{arch} ({weights})",
+                       "parameter 'pretrained_weights'", lambda: create_model(arch, weights=weights))
+
+
+def _checkpoint_source(path: Path, params, arch: str, class_names, task_id: str, where: str) -> ModelSource:
+    ckpt = load_checkpoint(path, arch=arch, class_names=class_names)
+    manifest = ckpt.manifest
+    resolve_checkpoint_arch(manifest.arch, params.model_name, "model_name" in params.model_fields_set,
+                            task_id=task_id, path=path)
+    input_size = params.input_size
+    prep = manifest.preprocessing.with_crop_size(input_size) if input_size else manifest.preprocessing
+    holder = [ckpt]  # the loaded file is used once, then reloaded only if a backend needs the model again
+
+    def factory():
+        loaded = holder.pop() if holder else load_checkpoint(path, arch=arch, class_names=class_names)
+        return build_model(loaded)
+
+    return ModelSource(manifest.arch, list(manifest.class_names), prep, f"checkpoint:{manifest.arch}:{file_identity(path)}",
+                       f"{manifest.arch} from '{path}'", where, factory)
+
+
+def source_identity(params, model_path=None) -> str:
+    """Cheap fingerprint of the weights and class files in use, to notice files rewritten between runs."""
+    parts = []
+    for path in (model_path or params.model_weight_file, params.class_file):
+        if path:
+            try:
+                st = os.stat(path)  # one stat per batch: no resolve(), which costs several on slow filesystems
+                parts.append(f"{os.fspath(path)}:{st.st_size}:{st.st_mtime_ns}")
+            except OSError:  # a missing file is part of the fingerprint; loading it reports the error
+                parts.append(f"{os.fspath(path)}:missing")
+    return "|".join(parts) or "pretrained"
+
+
+__all__ = ["ModelSource", "blame", "file_identity", "resolve_source", "source_identity"]
