@@ -148,10 +148,10 @@ def cmd_validate(args: argparse.Namespace, registry: Registry) -> int:
 
 def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
     from workflow.distributed import dist_info
-    from workflow.pipeline import load_workflow
     from workflow.runner import RunInterrupted, run_inputs
+    from workflow.workflow import Workflow
 
-    wf = load_workflow(args.file, registry)
+    wf = Workflow.load(args.file, registry)
     output = Path(args.output) if args.output else Path("runs") / wf.name
     try:
         report = run_inputs(wf, parse_inputs(args.input, list(wf.inputs)), output, resume=args.resume,

@@ -49,7 +49,7 @@ def display(obj: Any, title: str | None = None, save_to: str | os.PathLike | Non
     if isinstance(obj, Task):
         obj, title = _task_payload(obj), title or obj.id
     if isinstance(obj, (str, Path)):
-        from workflow.sources import load_image
+        from workflow.imaging import load_image
 
         title = title or Path(obj).name
         obj = load_image(obj)

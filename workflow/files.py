@@ -17,6 +17,8 @@ from typing import Any, Iterator
 from workflow.errors import WorkflowError
 
 _ODD = re.compile(r"[^\w.\- ()+,@=~]")
+_UMASK = os.umask(0)  # read once at import (os.umask can only be read by setting it)
+os.umask(_UMASK)
 
 
 @contextmanager
@@ -33,6 +35,7 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; the target gets the usual permissions
     try:
         yield tmp
         os.replace(tmp, path)

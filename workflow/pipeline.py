@@ -1,4 +1,4 @@
-"""YAML pipeline files <-> :class:`~workflow.workflow.Workflow`, with staged validation.
+"""YAML pipeline files <-> a :class:`~workflow.graph.Graph` (or a subclass given), with staged validation.
 
 Stages, all before any model is built (tasks are constructed, and must load
 models lazily): 1) YAML syntax (safe loader only), 2) schema, 3) task names,
@@ -16,41 +16,43 @@ import graphlib
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from workflow.errors import ParamError, PipelineError, WorkflowError
+from workflow.files import atomic_write_text
 from workflow.params import describe_params
 from workflow.pipeline_schema import (FORMAT_VERSION, NAME_PATTERN, Locator, PipelineSpec, Problem, TaskSpec,
                                       check_schema, one_line, pipeline_error, pipeline_json_schema, suggest)
 from workflow.ports import DATA_TYPES, resolve_data_type
 from workflow.registry import Registry, default_registry
 from workflow.task import Task
-from workflow.workflow import INPUTS, Workflow
+from workflow.graph import INPUTS, Graph
 
 __all__ = ["load_workflow", "loads_workflow", "save_workflow", "dump_workflow", "validate_file", "pipeline_json_schema",
            "Problem", "PipelineError"]
 
+G = TypeVar("G", bound=Graph)
 _REF = re.compile(r"^\$(?:inputs\.(?P<input>[^.]+)|steps\.(?P<step>[^.]+)\.(?P<port>[^.]+))$")
 _REF_HELP = "expected '$inputs.<name>' or '$steps.<id>.<port>'"
 
 
-def load_workflow(path: str | os.PathLike, registry: Registry | None = None) -> Workflow:
-    """Build a workflow from a pipeline file, after every check.
+def load_workflow(path: str | os.PathLike, registry: Registry | None = None, graph_cls: type[G] = Graph) -> G:
+    """Build a ``graph_cls`` (e.g. :class:`workflow.Workflow`) from a pipeline file, after every check.
 
     Raises:
         PipelineError: the first problem found, as ``<file>:<line>: task '<id>': <field>: <message>``.
     """
-    wf, problems = _load(path, registry)
+    wf, problems = _load(path, registry, graph_cls)
     if problems:
         raise pipeline_error(problems)
     return wf
 
 
-def loads_workflow(text: str, registry: Registry | None = None, source: str = "<string>") -> Workflow:
+def loads_workflow(text: str, registry: Registry | None = None, source: str = "<string>", graph_cls: type[G] = Graph) -> G:
     """Like :func:`load_workflow`, from YAML text; ``source`` names it in messages."""
-    wf, problems = _build(text, source, registry or default_registry())
+    wf, problems = _build(text, source, registry or default_registry(), graph_cls)
     if problems:
         raise pipeline_error(problems)
     return wf
@@ -61,23 +63,23 @@ def validate_file(path: str | os.PathLike, registry: Registry | None = None) -> 
     return _load(path, registry)[1]
 
 
-def _load(path: str | os.PathLike, registry: Registry | None) -> tuple[Workflow | None, list[Problem]]:
+def _load(path: str | os.PathLike, registry: Registry | None, graph_cls: type[G] = Graph) -> tuple[G | None, list[Problem]]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [Problem(str(path), None, "", f"cannot read the pipeline file: {reason}")]
-    return _build(text, str(path), registry or default_registry())
+    return _build(text, str(path), registry or default_registry(), graph_cls)
 
 
-def _build(text: str, source: str, registry: Registry) -> tuple[Workflow | None, list[Problem]]:
+def _build(text: str, source: str, registry: Registry, graph_cls: type[G]) -> tuple[G | None, list[Problem]]:
     data, locator, problems = _parse(text, source)
     if problems:
         return None, problems
     spec, problems = check_schema(data, locator)
     if problems:
         return None, problems
-    builder = _Builder(spec, locator, registry)
+    builder = _Builder(spec, locator, registry, graph_cls)
     for stage in (builder.resolve_classes, builder.construct_tasks, builder.check_references, builder.assemble,
                   builder.check_graph):
         problems = stage()
@@ -126,13 +128,13 @@ def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
 class _Builder:
     """Stages 3-7, each returning its problems; later stages use what earlier ones built."""
 
-    def __init__(self, spec: PipelineSpec, locator: Locator, registry: Registry):
-        self.spec, self.locator, self.registry = spec, locator, registry
+    def __init__(self, spec: PipelineSpec, locator: Locator, registry: Registry, graph_cls: type[Graph]):
+        self.spec, self.locator, self.registry, self.graph_cls = spec, locator, registry, graph_cls
         self.classes: list[type[Task]] = []
         self.instances: list[Task] = []
         self.edges: list[tuple[int, str, str, str]] = []  # (task index, source id or INPUTS, source port, input port)
         self.outputs: list[tuple[str, str, str]] = []
-        self.workflow: Workflow | None = None
+        self.workflow: Graph | None = None
 
     def problem(self, path: tuple, message: str) -> Problem:
         return self.locator.problem(path, message)
@@ -205,7 +207,7 @@ class _Builder:
     def assemble(self) -> list[Problem]:
         spec = self.spec
         inputs = {name: resolve_data_type(s.type) for name, s in spec.inputs.items()}
-        wf = self.workflow = Workflow(name=spec.name, inputs=inputs, registry=self.registry)
+        wf = self.workflow = self.graph_cls(name=spec.name, inputs=inputs, registry=self.registry)
         for i, (task, instance) in enumerate(zip(spec.tasks, self.instances)):
             wf.add_task(instance)
             if task.inputs is None:  # auto-connect sees the steps above this one only
@@ -261,7 +263,7 @@ def _strip_task(exc: Exception) -> str:
 
 
 # -- saving ----------------------------------------------------------------------------
-def dump_workflow(wf: Workflow) -> str:
+def dump_workflow(wf: Graph) -> str:
     """The YAML text of a workflow (see :func:`save_workflow`).
 
     Raises:
@@ -278,7 +280,7 @@ def dump_workflow(wf: Workflow) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
-def _task_entry(wf: Workflow, task: Task) -> dict[str, Any]:
+def _task_entry(wf: Graph, task: Task) -> dict[str, Any]:
     if not re.match(NAME_PATTERN, task.id):
         raise PipelineError(f"task '{task.id}': id cannot be written to a pipeline file (must match {NAME_PATTERN})")
     entry: dict[str, Any] = {"id": task.id, "task": task.name}
@@ -293,8 +295,6 @@ def _task_entry(wf: Workflow, task: Task) -> dict[str, Any]:
     return entry
 
 
-def save_workflow(wf: Workflow, path: str | os.PathLike) -> None:
+def save_workflow(wf: Graph, path: str | os.PathLike) -> None:
     """Write ``wf`` as a pipeline file (atomically); :func:`load_workflow` rebuilds the same graph."""
-    from workflow.report import atomic_write_text
-
     atomic_write_text(path, dump_workflow(wf))

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from workflow.errors import WorkflowError
-from workflow.report import atomic_write_text, dump_json, jsonl_to_json, merge_results
+from workflow.files import atomic_write_text, dump_json
+from workflow.results_files import jsonl_to_json, merge_results
 
 PARTS_DIR = ".parts"
 TIMEOUT_ENV = "WORKFLOW_DIST_TIMEOUT"
@@ -107,7 +108,7 @@ def wait_for_ranks(parts: Path, world_size: int, timeout: float | None = None, p
 def merge_ranks(run, out: Path, world_size: int, source: dict[str, Any]) -> None:
     """Rank 0: wait for every rank's part, merge them into results.csv/.jsonl/.json and one report.json.
 
-    ``run`` is the rank's :class:`workflow.streaming.Run`; its report is updated with the totals of all ranks.
+    ``run`` is the rank's :class:`workflow.run_loop.Run`; its report is updated with the totals of all ranks.
     """
     import shutil
 

@@ -33,7 +33,6 @@ class Task:
         self._params = build_params(self.id, self.Params, params or {})
         self._inputs: dict[str, Any] = {}
         self._outputs: dict[str, Any] = {}
-        self.output_dir = None  # set by the workflow for tasks that write files
         self.elapsed = 0.0
 
     def __repr__(self) -> str:
@@ -43,6 +42,11 @@ class Task:
     def context(self) -> RunContext:
         """The run this task is part of (output folder, save options); see :mod:`workflow.context`."""
         return current_context()
+
+    @property
+    def output_dir(self):
+        """The run's output folder (``self.context.output_dir``); read-only, kept for tasks written before RunContext."""
+        return current_context().output_dir
 
     # -- parameters -------------------------------------------------------
     @property
@@ -107,6 +111,16 @@ class Task:
         self._outputs.clear()
 
     # -- running --------------------------------------------------------------
+    def prepare(self, inputs: dict[str, Any]) -> None:
+        """Hook: get ready for a run before any item is decoded (e.g. load a model); default: nothing.
+
+        The runner calls it once per run on every per-item task, after the static tasks ran,
+        with the values of this task's inputs that are the same for every item (outputs of
+        static tasks, constant workflow inputs). An error raised here stops the run at once;
+        raise :class:`~workflow.errors.SetupError` for failures that do not depend on the item.
+        It may be called again for the next run: keep it cheap when nothing changed.
+        """
+
     def run(self) -> None:
         """Process the current inputs and set the outputs."""
         raise NotImplementedError(f"task '{self.id}' does not implement run()")

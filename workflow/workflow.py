@@ -1,36 +1,24 @@
-"""The Workflow graph: tasks, typed edges, auto-connect, validation and execution."""
+"""The facade users script against: a :class:`~workflow.graph.Graph` plus methods that run it, load and save it.
+
+Every method delegates down: the graph layer builds and checks, :mod:`workflow.executor`
+runs batches, :mod:`workflow.runner` runs on sources, :mod:`workflow.pipeline` reads
+and writes YAML.
+"""
 from __future__ import annotations
 
-import graphlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workflow.errors import GraphError, PortError, WorkflowError
-from workflow.executor import INPUTS, ItemResult, execute
-from workflow.ports import DataType, Image, resolve_data_type
-from workflow.registry import Registry, default_registry
-from workflow.task import Task
+from workflow.executor import ItemResult, execute, prepare_tasks, run_static
+from workflow.graph import INPUTS, Edge, Graph
+from workflow.ports import Image
+from workflow.registry import Registry
+from workflow.run_report import RunReport
+
+__all__ = ["Workflow", "Edge", "INPUTS", "ItemResult"]
 
 
-
-@dataclass(frozen=True)
-class Edge:
-    """Data flows from ``src``'s output ``src_port`` to ``dst``'s input ``dst_port``.
-
-    ``src`` is a task id, or ``INPUTS`` for a workflow input named ``src_port``.
-    """
-
-    src: str
-    src_port: str
-    dst: str
-    dst_port: str
-
-    def ref(self) -> str:
-        return f"$inputs.{self.src_port}" if self.src == INPUTS else f"$steps.{self.src}.{self.src_port}"
-
-
-class Workflow:
+class Workflow(Graph):
     """A graph of tasks run in topological order.
 
     Args:
@@ -40,212 +28,13 @@ class Workflow:
     """
 
     def __init__(self, name: str = "workflow", inputs: dict[str, Any] | None = None, registry: Registry | None = None):
-        self.name = name
-        self.inputs: dict[str, type[DataType]] = {
-            k: resolve_data_type(v) if isinstance(v, str) else v for k, v in (inputs if inputs is not None else {"image": Image}).items()
-        }
-        self.outputs: dict[str, tuple[str, str]] = {}
-        self.registry = registry or default_registry()
-        self._tasks: dict[str, Task] = {}
-        self._edges: list[Edge] = []
+        super().__init__(name, inputs, registry)
         self._times: dict[str, float] = {}
         self._last_outputs: dict[str, Any] = {}
 
-    # -- building -----------------------------------------------------------
-    @property
-    def tasks(self) -> list[Task]:
-        return list(self._tasks.values())
-
-    @property
-    def edges(self) -> list[Edge]:
-        return list(self._edges)
-
-    def add_task(self, task: Task | None = None, *, name: str | None = None, params: dict[str, Any] | None = None,
-                 task_id: str | None = None, auto_connect: bool = False) -> Task:
-        """Add a task (an instance, or a registered ``name``) and return it.
-
-        Raises:
-            PluginError: unknown task name.  ParamError: bad params.  PortError: auto-connect found nothing.
-        """
-        if task is None:
-            if not name:
-                raise GraphError("add_task needs a task instance or a task name")
-            task_id = task_id or self._fresh_id(name)
-            if task_id in self._tasks:
-                raise GraphError(f"task id '{task_id}' is already used in workflow '{self.name}'")
-            task = self.registry.get(name)(params, task_id=task_id)
-        else:
-            if task_id:
-                task.id = task_id
-            elif task.id in self._tasks:
-                task.id = self._fresh_id(task.id)
-            if task.id in self._tasks:
-                raise GraphError(f"task id '{task.id}' is already used in workflow '{self.name}'")
-            if params:
-                task.set_parameters(params)
-        self._tasks[task.id] = task
-        if auto_connect:
-            try:
-                self.auto_connect(task)
-            except WorkflowError:
-                self.remove_task(task)
-                raise
-        return task
-
-    def _fresh_id(self, base: str) -> str:
-        if base not in self._tasks:
-            return base
-        n = 1
-        while f"{base}_{n}" in self._tasks:
-            n += 1
-        return f"{base}_{n}"
-
-    def get_task(self, name_or_id: str) -> Task:
-        """A task by id, or by task name when exactly one task has it."""
-        if name_or_id in self._tasks:
-            return self._tasks[name_or_id]
-        matches = [t for t in self._tasks.values() if t.name == name_or_id]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise GraphError(f"several tasks are named '{name_or_id}' ({', '.join(t.id for t in matches)}): use the id")
-        raise GraphError(f"workflow '{self.name}' has no task '{name_or_id}'; tasks: {', '.join(self._tasks) or 'none'}")
-
-    def remove_task(self, task: Task | str) -> None:
-        """Remove a task and every edge touching it."""
-        tid = task.id if isinstance(task, Task) else self.get_task(task).id
-        self._tasks.pop(tid, None)
-        self._edges = [e for e in self._edges if tid not in (e.src, e.dst)]
-        self.outputs = {k: v for k, v in self.outputs.items() if v[0] != tid}
-
-    def connect(self, src: Task | str | None, dst: Task | str, ports: dict[str, str] | None = None) -> None:
-        """Connect outputs of ``src`` (a task, or None / "$inputs" for workflow inputs) to inputs of ``dst``.
-
-        ``ports`` maps source port -> destination port; without it, every input of
-        ``dst`` that a port of ``src`` can feed is connected (auto-connect restricted to ``src``).
-
-        Raises:
-            PortError: unknown port or incompatible types.
-        """
-        dst_task = dst if isinstance(dst, Task) else self.get_task(dst)
-        src_id = INPUTS if src in (None, INPUTS) else (src.id if isinstance(src, Task) else self.get_task(src).id)
-        if ports is None:
-            self.auto_connect(dst_task, only_from=src_id)
-            return
-        for src_port, dst_port in ports.items():
-            self._add_edge(Edge(src_id, src_port, dst_task.id, dst_port))
-
-    def _source_type(self, src: str, port: str) -> type[DataType]:
-        if src == INPUTS:
-            if port not in self.inputs:
-                raise PortError(f"workflow '{self.name}' has no input '{port}'; inputs: {', '.join(self.inputs) or 'none'}")
-            return self.inputs[port]
-        return self.get_task(src).output_port(port).type
-
-    def _add_edge(self, edge: Edge) -> None:
-        self._check_edge(edge)
-        self._edges = [e for e in self._edges if (e.dst, e.dst_port) != (edge.dst, edge.dst_port)]
-        self._edges.append(edge)
-
-    def auto_connect(self, task: Task, only_from: str | None = None) -> None:
-        """Wire each unconnected input of ``task`` to the most recent compatible output, else a workflow input.
-
-        Raises:
-            PortError: a required input has nothing compatible (names the types on offer).
-        """
-        wired = {e.dst_port for e in self._edges if e.dst == task.id}
-        used: set[tuple[str, str]] = {(e.src, e.src_port) for e in self._edges if e.dst == task.id}
-        earlier = [t for t in self._tasks.values() if t is not task][::-1]  # most recent first
-        for port in task.inputs:
-            if port.name in wired:
-                continue
-            offers = [(t.id, p.name, p.type) for t in earlier for p in t.outputs]
-            offers += [(INPUTS, n, ty) for n, ty in self.inputs.items()]
-            if only_from is not None:
-                offers = [o for o in offers if o[0] == only_from]
-            match = next(((s, n) for s, n, ty in offers if port.type.accepts(ty) and (s, n) not in used), None)
-            if match is None:
-                if port.optional:
-                    continue
-                on_offer = ", ".join(f"{Edge(s, n, '', '').ref()} ({ty.label})" for s, n, ty in offers) or "nothing"
-                raise PortError(f"task '{task.id}': required input '{port.name}' ({port.type.label}) has no compatible "
-                                f"output to connect to; on offer: {on_offer}")
-            self._add_edge(Edge(match[0], match[1], task.id, port.name))
-            used.add(match)
-
-    def add_output(self, name: str, task: Task | str, port: str) -> None:
-        """Expose ``task``'s output ``port`` as the workflow output ``name``."""
-        t = task if isinstance(task, Task) else self.get_task(task)
-        t.output_port(port)
-        self.outputs[name] = (t.id, port)
-
-    # -- checking -----------------------------------------------------------
-    def order(self) -> list[Task]:
-        """Tasks in topological order (ties keep insertion order).
-
-        Raises:
-            GraphError: the graph has a cycle (names the tasks on it).
-        """
-        sorter = graphlib.TopologicalSorter({tid: set() for tid in self._tasks})
-        for e in self._edges:
-            if e.src != INPUTS:
-                sorter.add(e.dst, e.src)
-        try:
-            ids = list(sorter.static_order())
-        except graphlib.CycleError as exc:
-            raise GraphError(f"workflow '{self.name}' has a cycle: {' -> '.join(exc.args[1])}") from None
-        rank = {tid: i for i, tid in enumerate(self._tasks)}
-        done: list[str] = []
-        pending = list(ids)
-        while pending:  # stable: among ready tasks, pick the earliest added
-            ready = [t for t in pending if all(e.src in done for e in self._edges if e.dst == t and e.src != INPUTS)]
-            nxt = min(ready, key=rank.__getitem__)
-            done.append(nxt)
-            pending.remove(nxt)
-        return [self._tasks[t] for t in done]
-
-    def validate(self) -> None:
-        """Check cycles, edge types and that every required input is connected."""
-        for e in self._edges:
-            self._check_edge(e)
-        self.order()
-        for task in self._tasks.values():
-            wired = {e.dst_port for e in self._edges if e.dst == task.id}
-            for port in task.inputs:
-                if not port.optional and port.name not in wired:
-                    raise GraphError(f"task '{task.id}': required input '{port.name}' ({port.type.label}) is not connected")
-        for name, (tid, port) in self.outputs.items():
-            self.get_task(tid).output_port(port)
-
-    def _check_edge(self, e: Edge) -> None:
-        if e.src != INPUTS and e.src not in self._tasks:
-            raise GraphError(f"task '{e.dst}': input '{e.dst_port}' refers to unknown task '{e.src}'")
-        src_type = self._source_type(e.src, e.src_port)
-        dst_port = self.get_task(e.dst).input_port(e.dst_port)
-        if not dst_port.type.accepts(src_type):
-            raise PortError(f"task '{e.dst}': input '{e.dst_port}' ({dst_port.type.label}) cannot take {e.ref()} ({src_type.label})")
-
-    def per_item_tasks(self) -> set[str]:
-        """Ids of tasks that depend (transitively) on a workflow input; the others run once per run."""
-        dynamic: set[str] = set()
-        for task in self.order():
-            if any(e.dst == task.id and (e.src == INPUTS or e.src in dynamic) for e in self._edges):
-                dynamic.add(task.id)
-        return dynamic
-
-    def output_names(self) -> dict[str, tuple[str, str]]:
-        """Declared outputs, or by default every output of the tasks nothing else consumes."""
-        if self.outputs:
-            return dict(self.outputs)
-        consumed = {e.src for e in self._edges}
-        sinks = [t for t in self._tasks.values() if t.id not in consumed]
-        return {f"{t.id}.{p.name}" if len(sinks) > 1 else p.name: (t.id, p.name) for t in sinks for p in t.outputs}
-
-    # -- running --------------------------------------------------------------
     def run(self, **inputs: Any) -> dict[str, Any]:
         """Run once on the given workflow inputs; returns the workflow outputs. Errors propagate."""
-        result = self.run_items([inputs], raise_errors=True)[0]
-        return result.outputs
+        return self.run_items([inputs], raise_errors=True)[0].outputs
 
     def run_items(self, items: list[dict[str, Any]], raise_errors: bool = False,
                   static_cache: dict[str, dict[str, Any]] | None = None) -> list[ItemResult]:
@@ -253,34 +42,47 @@ class Workflow:
 
         Tasks that do not depend on the inputs run once; the others see the whole
         batch through :meth:`Task.run_batch`. A failing batch is retried item by item
-        so one bad item is reported (``ItemResult.error``) and the others carry on.
+        so one bad item is reported (``ItemResult.error``) and the others carry on;
+        a :class:`~workflow.errors.SetupError` always propagates.
 
         Args:
             raise_errors: raise the first error instead of recording it per item.
             static_cache: a dict kept by the caller across calls (e.g. the batches of one
-                folder run): static tasks whose outputs it already holds are not run again,
-                the others run and store their outputs in it.
+                run): static tasks whose outputs it already holds are not run again, and
+                the per-item tasks are prepared only when it starts empty.
         """
         self._times = {}
-        results = execute(self, items, raise_errors, static_cache if static_cache is not None else {}, self._times)
+        cache = static_cache if static_cache is not None else {}
+        if not cache:
+            run_static(self, cache, self._times)
+            prepare_tasks(self, cache, self._constant_inputs(items))
+        results = execute(self, items, raise_errors, cache, self._times)
         self._last_outputs = results[-1].outputs if results else {}
         return results
 
+    def _constant_inputs(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Non-image workflow inputs that hold the same object in every item (what prepare() may rely on)."""
+        if not items:
+            return {}
+        first = items[0]
+        return {k: v for k, v in first.items() if k in self.inputs and not issubclass(self.inputs[k], Image)
+                and all(it.get(k) is v for it in items)}
+
     def get_time_metrics(self) -> dict[str, float]:
         """Seconds spent in each task during the last run, plus ``total``."""
-        return {**self._times, "total": sum(self._times.values())}
+        times = {k: v for k, v in self._times.items() if k != "total"}
+        return {**times, "total": sum(times.values())}
 
     def get_outputs(self) -> dict[str, Any]:
         """Workflow outputs of the last item run."""
         return dict(self._last_outputs)
 
-    # -- files and sources (thin wrappers over pipeline.py and runner.py) ----
     @classmethod
     def load(cls, path: str | Path, registry: Registry | None = None) -> Workflow:
         """Build a workflow from a YAML pipeline file (validated before any model is built)."""
-        from workflow.pipeline import load_workflow
+        from workflow.pipeline import load_workflow  # imported on use: `import workflow` stays light (no YAML)
 
-        return load_workflow(path, registry=registry)
+        return load_workflow(path, registry=registry, graph_cls=cls)
 
     def save(self, path: str | Path) -> None:
         """Write the workflow as a YAML pipeline file (round-trips through :meth:`load`)."""
@@ -288,8 +90,14 @@ class Workflow:
 
         save_workflow(self, path)
 
-    def run_on(self, **source: Any):
-        """Run on one source: ``path=``, ``array=``, ``folder=``, ``video=`` or ``url=`` (see workflow.runner)."""
-        from workflow.runner import run_on
+    def run_on(self, **source: Any) -> RunReport:
+        """Run on one source: ``path=``, ``array=``, ``folder=``, ``video=`` or ``url=`` (see :func:`workflow.runner.run_on`).
 
-        return run_on(self, **source)
+        Afterwards :meth:`get_time_metrics` covers the whole run and :meth:`get_outputs` its last item.
+        """
+        from workflow.runner import run_on  # imported on use: sources, results files, threads
+
+        report = run_on(self, **source)
+        self._times = dict(report.times)
+        self._last_outputs = dict(report.outputs)
+        return report

@@ -12,7 +12,7 @@ from tests.workflow.tasks_for_tests import MakeModel, make_registry
 from workflow import PipelineError, Workflow
 from workflow.pipeline import dump_workflow, load_workflow, loads_workflow, save_workflow, validate_file
 from workflow.pipeline_schema import pipeline_json_schema
-from workflow.workflow import INPUTS, Edge
+from workflow.graph import INPUTS, Edge
 
 HEAD = "version: 1\ninputs:\n  image: {type: image}\n"
 
@@ -23,7 +23,7 @@ def reg():
 
 
 def load(text: str, reg, source: str = "p.yaml") -> Workflow:
-    return loads_workflow(text, reg, source=source)
+    return loads_workflow(text, reg, source=source, graph_cls=Workflow)
 
 
 def test_load_auto_connects_in_file_order_and_keeps_params(reg):
@@ -227,7 +227,7 @@ def graph_of(wf: Workflow):
 def test_round_trip_load_save_load_gives_the_same_graph(reg, tmp_path):
     wf = build_graph(reg)
     save_workflow(wf, tmp_path / "a.yaml")
-    again = load_workflow(tmp_path / "a.yaml", reg)
+    again = load_workflow(tmp_path / "a.yaml", reg, graph_cls=Workflow)
     assert graph_of(again) == graph_of(wf)
     again.save(tmp_path / "b.yaml")
     assert (tmp_path / "b.yaml").read_text() == (tmp_path / "a.yaml").read_text()

@@ -115,7 +115,7 @@ def to_text(doc) -> str:
 def check(text: str) -> None:
     """Loading succeeds (and round-trips) or raises a located, one-line PipelineError; nothing else escapes."""
     try:
-        wf = loads_workflow(text, REG, source=SOURCE)
+        wf = loads_workflow(text, REG, source=SOURCE, graph_cls=Workflow)
     except PipelineError as exc:
         message = str(exc)
         assert "\n" not in message, message

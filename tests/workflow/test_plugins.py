@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.workflow.tasks_for_tests import Invert, MeanClassifier
-from workflow import PipelineError, PluginError
+from workflow import PipelineError, PluginError, Workflow
 from workflow.pipeline import load_workflow, loads_workflow, validate_file
 from workflow.registry import Registry
 
@@ -72,7 +72,7 @@ tasks:
   - {id: inv, task: invert}
   - {id: cls, task: mean_classifier}
 outputs: {blurred: $steps.blur.image, gray: $steps.gray.image, inverted: $steps.inv.image, label: $steps.cls.classification}
-""", reg)
+""", reg, graph_cls=Workflow)
     image = photo()
     out = wf.run(image=image)
 

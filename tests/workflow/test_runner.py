@@ -17,7 +17,7 @@ from PIL import Image
 from tests.workflow.tasks_for_tests import MakeModel, MeanClassifier, make_registry
 from workflow import InputError, Port, Task, TaskRunError, Workflow, WorkflowError
 from workflow import ports
-from workflow.report import output_path, safe_relpath
+from workflow.files import output_path, safe_relpath
 from workflow.runner import RunReport, run_inputs, run_on, run_once
 from workflow.sources import VideoWriter, iter_video_frames
 
@@ -448,13 +448,14 @@ def test_a_workflow_without_inputs_runs_once(tmp_path):
     assert isinstance(report, RunReport) and MakeModel.runs == 1
     assert json.loads((tmp_path / "out" / "results.json").read_text()) == [
         {"outputs": {"model": "model.pt", "metrics": [{"epoch": 1}]}}]
-    assert wf.get_task("make_model").output_dir == (tmp_path / "out").resolve()
+    assert MakeModel.seen_output_dir == (tmp_path / "out").resolve()  # passed as run context, not set on the task
+    assert wf.get_task("make_model").context.output_dir is None  # only while the run lasts
     assert run_once(wf).outputs["model"] == Path("model.pt")
 
 
 # -- results files ----------------------------------------------------------------------------------------
 def test_results_writer_widens_the_header_when_later_rows_bring_new_columns(tmp_path):
-    from workflow.report import ResultsWriter
+    from workflow.results_files import ResultsWriter
 
     writer = ResultsWriter(tmp_path / "r.csv", tmp_path / "r.jsonl")
     writer.start()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from workflow import GraphError, ParamError, PluginError, PortError, TaskRunError, Workflow
-from workflow.workflow import INPUTS, Edge
+from workflow.graph import INPUTS, Edge
 from tests.workflow.tasks_for_tests import Invert, MakeModel, make_registry
 
 

@@ -1,0 +1,96 @@
+"""Video files: frame reading and annotated-video writing (OpenCV, imported lazily)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from workflow.errors import InputError
+
+VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
+
+
+def video_info(path: str | os.PathLike) -> dict[str, Any]:
+    """``fps``, ``width``, ``height`` and ``frames`` (a container estimate; may be 0) of a video file."""
+    import cv2
+
+    cap = _open_capture(path)
+    try:
+        return {"fps": float(cap.get(cv2.CAP_PROP_FPS) or 0.0), "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), "frames": max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))}
+    finally:
+        cap.release()
+
+
+def iter_video_frames(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    """Yield ``(index, frame)`` for every frame of a video, frames as HxWx3 uint8 RGB arrays.
+
+    Raises:
+        InputError: the file is missing or cannot be opened as a video.
+    """
+    import cv2
+
+    cap = _open_capture(path)
+    try:
+        index = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            index += 1
+    finally:
+        cap.release()
+
+
+def _open_capture(path: str | os.PathLike):
+    import cv2
+
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such video file")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise InputError(f"{path}: cannot open as a video")
+    return cap
+
+
+class VideoWriter:
+    """Write RGB frames to a video file (``.avi``: MJPG, else mp4v); opened on the first frame.
+
+    Frames of another size than the first are resized to it. Use as a context manager.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float = 25.0, fourcc: str | None = None):
+        self.path = Path(path)
+        self.fps = fps if fps and fps > 0 else 25.0
+        self.fourcc = fourcc or ("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v")
+        self.frames = 0
+        self._writer = None
+        self._size: tuple[int, int] | None = None
+
+    def write(self, frame) -> None:
+        import cv2
+
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._size = (frame.shape[1], frame.shape[0])
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, self._size)
+            if not self._writer.isOpened():
+                self._writer = None
+                raise InputError(f"{self.path}: cannot open a video writer (codec {self.fourcc})")
+        if (frame.shape[1], frame.shape[0]) != self._size:
+            frame = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
+        self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
