@@ -60,13 +60,22 @@ def prepare_tasks(graph: Graph, static_out: dict[str, Outputs], constants: dict[
                 continue
             source = constants if e.src == INPUTS else static_out.get(e.src, {})
             if source.get(e.src_port) is not None:
-                values[e.dst_port] = source[e.src_port]
+                values[e.dst_port] = _checked(task, e.dst_port, source[e.src_port])
         try:
             task.prepare(values)
         except WorkflowError:
             raise
         except Exception as exc:
             raise SetupError(f"task '{task.id}' failed to prepare: {type(exc).__name__}: {exc}") from exc
+
+
+def _checked(task: Task, port: str, value: Any) -> Any:
+    """``value`` as the input ``port`` of ``task`` takes it (e.g. a model path as a Path)."""
+    dtype = task.input_port(port).type
+    try:
+        return dtype.check(value)
+    except TypeError as exc:
+        raise PortError(f"task '{task.id}': input '{port}' ({dtype.label}): {exc}") from None
 
 
 def execute(graph: Graph, items: list[dict[str, Any]], raise_errors: bool, static_out: dict[str, Outputs],
