@@ -43,11 +43,6 @@ class Task:
         """The run this task is part of (output folder, save options); see :mod:`workflow.context`."""
         return current_context()
 
-    @property
-    def output_dir(self):
-        """The run's output folder (``self.context.output_dir``); read-only, kept for tasks written before RunContext."""
-        return current_context().output_dir
-
     # -- parameters -------------------------------------------------------
     @property
     def params(self) -> TaskParams:
