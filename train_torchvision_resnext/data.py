@@ -5,9 +5,12 @@ Two layouts are accepted::
     root/train/<class>/*.jpg  and  root/val/<class>/*.jpg   (used as given)
     root/<class>/*.jpg  (or root/train/<class>/* alone)      (split per class by ``val_split``, seeded)
 
-Every image is opened once up front (a cheap reduced-scale decode): unreadable
-files are skipped and reported, never fatal. Layout problems raise
-:class:`DatasetError` with one line naming the folder.
+Images are decoded by the engine's one decoder, :func:`workflow.imaging.load_image`
+(EXIF orientation applied, alpha on white, 16-bit scaled, palette/CMYK, bombs
+refused), so training sees every file exactly as inference does. Every image is
+opened once up front (a cheap reduced-scale decode): unreadable files are skipped
+and reported, never fatal. Layout problems raise :class:`DatasetError` with one
+line naming the folder.
 """
 from __future__ import annotations
 
@@ -18,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workflow.errors import InputError
+from workflow.imaging import is_image_file, load_image
 
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
-log = logging.getLogger("workflow.task.train_torchvision_resnext")
+log = logging.getLogger(__name__)
+CHECK_SIDE = 64  # the up-front check decodes big JPEGs down to about this shorter side
 
 Sample = tuple[Path, int]  # (image file, class index)
 
@@ -93,7 +97,7 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
     """``{class name: sorted image files}`` of the class sub-folders of ``folder`` (searched recursively)."""
     classes = {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        classes[sub.name] = sorted(p for p in sub.rglob("*") if p.suffix.lower() in IMG_EXTENSIONS and p.is_file()
+        classes[sub.name] = sorted(p for p in sub.rglob("*") if is_image_file(p) and p.is_file()
                                    and not p.name.startswith("."))
     if not classes:
         raise DatasetError(f"dataset folder '{folder}' has no class sub-folders "
@@ -137,28 +141,25 @@ def split_stratified(folder: Path, names: list[str], classes: dict[str, list[Pat
     return train, val
 
 
-def read_rgb(path: Path, draft: int | None = None):
-    """Open an image file as an RGB PIL image (any mode: palette, grey, RGBA, 16-bit...)."""
-    from PIL import Image
+def read_image(path: Path, min_side: int | None = None):
+    """Decode ``path`` as an HxWx3 uint8 RGB array with :func:`workflow.imaging.load_image`.
 
-    with Image.open(path) as im:
-        if draft:
-            im.draft("RGB", (draft, draft))
-        if im.mode.startswith("I"):  # 16/32-bit grey: scale to 8 bits instead of clipping at 255
-            import numpy as np
+    Args:
+        path: the image file.
+        min_side: JPEGs may decode at 1/2, 1/4 or 1/8 scale while their shorter side stays >= this.
 
-            values = np.asarray(im, dtype=np.float64)
-            top = 65535.0 if values.max(initial=0) > 255 else 255.0
-            im = Image.fromarray((values.clip(0, top) * (255.0 / top)).round().astype(np.uint8))
-        return im.convert("RGB")
+    Raises:
+        InputError: the file cannot be decoded (one line naming it).
+    """
+    return load_image(path, min_side=min_side)
 
 
 def check_image(path: Path) -> str | None:
-    """None when ``path`` decodes, else why not (one line)."""
+    """None when ``path`` decodes (with the same decoder as training, at reduced scale), else why not (one line)."""
     try:
-        read_rgb(path, draft=64)
-    except Exception as exc:  # PIL raises many types for broken files
-        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}"
+        read_image(path, min_side=CHECK_SIDE)
+    except InputError as exc:
+        return str(exc).removeprefix(f"{path}: ")
     return None
 
 

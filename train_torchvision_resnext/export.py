@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import warnings
 from pathlib import Path
 
 import torch
 
 from workflow.errors import ParamError, TaskRunError
+from workflow.files import atomic_target
 
-log = logging.getLogger("workflow.task.train_torchvision_resnext")
+log = logging.getLogger(__name__)
 TOLERANCE = 1e-3  # max |torch - onnxruntime| on the logits
 
 
@@ -38,14 +38,12 @@ def export_onnx(model: torch.nn.Module, path: Path, input_size: int, sample: tor
     if sample is None:
         sample = torch.randn(2, 3, input_size, input_size)
     sample = sample.float().cpu().contiguous()
-    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
     use_dynamo = importlib.util.find_spec("onnxscript") is not None
-    with warnings.catch_warnings():
+    with atomic_target(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter, when onnxscript is absent
         torch.onnx.export(model, (sample[:1],), str(tmp), input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=use_dynamo,
                           **({"external_data": False} if use_dynamo else {}))
-    os.replace(tmp, path)
     verify_onnx(model, path, sample)
     return path
 

@@ -4,9 +4,14 @@ Augmentation randomness does not come from the worker processes' RNG: the
 training sampler yields ``(index, sample_seed)`` pairs, the seed derived from
 (seed, epoch, index). The same run is therefore identical with any number of
 workers, and a resumed run sees exactly the augmentations it would have seen.
+
+Workers decode with the engine's decoder (reduced-scale JPEG decode where the crop
+allows it), run with one torch thread and ship uint8 NHWC batches; the training
+process normalises them with the inference task's normaliser.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Iterator
@@ -16,42 +21,72 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from torchvision.transforms import InterpolationMode, v2
 
-from infer_torchvision_resnext.checkpoint import Preprocessing
-from train_torchvision_resnext.data import DatasetError, DatasetSplit, Sample, read_rgb
+from infer_torchvision_resnext.preprocess import preprocess
+from infer_torchvision_resnext.recipe import Preprocessing
+from train_torchvision_resnext.data import DatasetError, DatasetSplit, Sample, read_image
+from workflow.errors import InputError
 
 SMALL_INPUT = 96  # below this side, crops keep most of the image (small images have little to spare)
 
 
-def train_transform(prep: Preprocessing, hflip: bool = True) -> v2.Compose:
-    """Random resized crop (+ horizontal flip) to ``prep.crop_size``, as a uint8 CHW tensor.
+class TrainTransform:
+    """Random resized crop (+ horizontal flip) to ``prep.crop_size``: HxWx3 uint8 array -> HxWxC uint8 tensor.
 
-    Geometry runs on the PIL image (Pillow's resampling, as the inference task's preprocessing does).
-    Normalisation happens in the training process (:func:`normalize`): workers ship uint8, 4x less data.
+    Geometry runs on a PIL image (Pillow's resampling, as the inference task's preprocessing does).
+    Normalisation happens in the training process: workers ship uint8, 4x less data.
+
+    Attributes:
+        min_side: shorter side big JPEGs may be decoded down to: even the smallest crop the
+            augmentation can take (``scale[0]`` of the area at the most extreme aspect ratio) then
+            still holds at least ``crop_size`` pixels per side, so reduced decoding never upsamples.
     """
-    small = prep.crop_size < SMALL_INPUT
-    scale, ratio = ((0.6, 1.0), (0.85, 1.18)) if small else ((0.08, 1.0), (3 / 4, 4 / 3))
-    steps = [v2.RandomResizedCrop(prep.crop_size, scale=scale, ratio=ratio, interpolation=InterpolationMode(prep.interpolation))]
-    if hflip:
-        steps.append(v2.RandomHorizontalFlip())
-    return v2.Compose(steps + [v2.ToImage()])
+
+    def __init__(self, prep: Preprocessing, hflip: bool = True):
+        small = prep.crop_size < SMALL_INPUT
+        scale, ratio = ((0.6, 1.0), (0.85, 1.18)) if small else ((0.08, 1.0), (3 / 4, 4 / 3))
+        steps = [v2.RandomResizedCrop(prep.crop_size, scale=scale, ratio=ratio, interpolation=InterpolationMode(prep.interpolation))]
+        if hflip:
+            steps.append(v2.RandomHorizontalFlip())
+        self.pipeline = v2.Compose(steps + [v2.ToImage()])
+        self.min_side = math.ceil(prep.crop_size / math.sqrt(scale[0] * min(ratio[0], 1 / ratio[1])))
+
+    def __call__(self, image: np.ndarray) -> torch.Tensor:
+        from PIL import Image
+
+        return self.pipeline(Image.fromarray(image)).permute(1, 2, 0)
 
 
-def eval_transform(prep: Preprocessing) -> v2.Compose:
-    """Resize the shorter side and center crop (with Pillow): the manifest's preprocessing, as a uint8 CHW tensor."""
-    return v2.Compose([v2.Resize(prep.resize_size, interpolation=InterpolationMode(prep.interpolation)),
-                       v2.CenterCrop(prep.crop_size), v2.ToImage()])
+class EvalTransform:
+    """The inference task's own preprocessing (shorter-side resize + centre crop): array -> HxWxC uint8 tensor.
+
+    Attributes:
+        min_side: ``prep.resize_size``, the decode hint the inference task gives the engine, so that
+            validation sees the very pixels inference would see for the same file.
+    """
+
+    def __init__(self, prep: Preprocessing):
+        self.prep = prep
+        self.min_side = prep.resize_size
+
+    def __call__(self, image: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(preprocess(image, self.prep))
 
 
-def normalize(batch: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...],
-              memory_format: torch.memory_format = torch.channels_last) -> torch.Tensor:
-    """uint8 NCHW batch -> float32 ``(x - 255 mean) / (255 std)``, the inference task's formula."""
-    m = torch.tensor([v * 255.0 for v in mean], device=batch.device).view(1, 3, 1, 1)
-    s = torch.tensor([v * 255.0 for v in std], device=batch.device).view(1, 3, 1, 1)
-    return ((batch.to(memory_format=memory_format).float() - m) / s).contiguous(memory_format=memory_format)
+def train_transform(prep: Preprocessing, hflip: bool = True) -> TrainTransform:
+    """The augmentation of training images (see :class:`TrainTransform`)."""
+    return TrainTransform(prep, hflip)
+
+
+def eval_transform(prep: Preprocessing) -> EvalTransform:
+    """The preprocessing of validation images (see :class:`EvalTransform`)."""
+    return EvalTransform(prep)
 
 
 class ImageFolderDataset(Dataset):
-    """``(image tensor, class index)`` pairs of a list of samples; keys are indices or ``(index, sample_seed)``."""
+    """``(HxWx3 uint8 tensor, class index)`` pairs of a list of samples; keys are indices or ``(index, sample_seed)``.
+
+    Images are decoded with :func:`~train_torchvision_resnext.data.read_image` at the transform's ``min_side``.
+    """
 
     def __init__(self, samples: list[Sample], transform):
         self.samples = samples
@@ -60,13 +95,21 @@ class ImageFolderDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
+    def decode(self, index: int) -> np.ndarray:
+        """The decoded (upright, RGB) image of sample ``index``, before the transform.
+
+        Raises:
+            DatasetError: the file can no longer be decoded (it passed the check when the dataset was scanned).
+        """
+        path = self.samples[index][0]
+        try:
+            return read_image(path, getattr(self.transform, "min_side", None))
+        except InputError as exc:
+            raise DatasetError(f"image '{path}' cannot be read any more: {str(exc).removeprefix(f'{path}: ')}") from None
+
     def __getitem__(self, key):
         index, sample_seed = key if isinstance(key, tuple) else (key, None)
-        path, label = self.samples[index]
-        try:
-            image = read_rgb(path)
-        except Exception as exc:
-            raise DatasetError(f"image '{path}' cannot be read any more: {type(exc).__name__}: {exc}") from None
+        image, label = self.decode(index), self.samples[index][1]
         if sample_seed is None:
             return self.transform(image), label
         with torch.random.fork_rng(devices=[]):

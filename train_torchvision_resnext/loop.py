@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader
 
-from train_torchvision_resnext.loaders import normalize
+from infer_torchvision_resnext.preprocess import normalize_nchw
 from train_torchvision_resnext.metrics import EpochMetrics
 from train_torchvision_resnext.optim import set_train_mode
 from workflow.errors import TaskRunError
@@ -26,12 +26,11 @@ class StepSetup:
     std: tuple[float, float, float]
     feature_extract: bool = False
     show_progress: bool = True
-    channels_last: bool = True
 
     def to_device(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 images from the loader -> normalised float32 on the device (channels_last), labels on the device."""
-        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        return (normalize(images.to(self.device, non_blocking=True), self.mean, self.std, fmt),
+        """uint8 NHWC images from the loader -> normalised float32 NCHW on the device (channels_last memory,
+        the inference task's normaliser), labels on the device."""
+        return (normalize_nchw(images.to(self.device, non_blocking=True), self.mean, self.std),
                 labels.to(self.device, non_blocking=True))
 
     def autocast(self):

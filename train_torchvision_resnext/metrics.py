@@ -7,8 +7,7 @@ validation set.
 from __future__ import annotations
 
 import csv
-import json
-import os
+import io
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ import torch
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score,
                                          MulticlassPrecision, MulticlassRecall)
+
+from workflow.files import atomic_write_text, dump_json
 
 
 class EpochMetrics:
@@ -107,27 +108,11 @@ class MetricsLog:
         columns: list[str] = []
         for row in self.rows:
             columns += [k for k in row if k not in columns]
-        with _atomic(csv_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        with _atomic(json_path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(csv_path, text.getvalue())
+        atomic_write_text(json_path, dump_json(self.to_dict()))
         return csv_path, json_path
 
-
-class _atomic:
-    """Context manager yielding a temporary path that replaces ``path`` on success."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-
-    def __enter__(self) -> Path:
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        elif self.tmp.exists():
-            self.tmp.unlink()

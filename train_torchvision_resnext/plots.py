@@ -1,9 +1,10 @@
 """curves.png (loss and accuracy per epoch) and confusion.png, drawn with matplotlib's Agg canvas (no GUI)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
+
+from workflow.files import atomic_target
 
 
 def _figure(width: float, height: float):
@@ -16,9 +17,8 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    with atomic_target(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path
 
 

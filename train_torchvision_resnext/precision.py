@@ -1,51 +1,32 @@
-"""Device and autocast precision choices for training."""
-from __future__ import annotations
+"""What training adds to the engine's device/precision choice: the torch device of this rank, the autocast dtype.
 
-from functools import lru_cache
-from pathlib import Path
+``auto`` is resolved once, for every plugin, by :func:`workflow.runtime.resolve_runtime`
+(bf16 on CPUs with AMX/AVX512-BF16, fp16 on CUDA, else fp32); :func:`resolve_train_runtime`
+applies it to the task's parameters.
+"""
+from __future__ import annotations
 
 import torch
 
-from workflow.errors import ParamError
+from workflow.runtime import Runtime, resolve_runtime
 
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-@lru_cache(maxsize=1)
-def cpu_has_fast_bf16() -> bool:
-    """True when the CPU has AMX-BF16 or AVX512-BF16 (bf16 matmuls/convs run natively)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        flags = ""
-    if "amx_bf16" in flags or "avx512_bf16" in flags:
-        return True
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and "avx512" in torch.backends.cpu.get_cpu_capability().lower()
-    except (AttributeError, RuntimeError):  # pragma: no cover - builds without mkldnn
-        return False
-
-
-def resolve_device(device: str, task_id: str = "train_torchvision_resnext", local_rank: int = 0) -> torch.device:
-    """``auto`` -> CUDA when available (the local rank's GPU), else CPU.
+def resolve_train_runtime(device: str, precision: str, task_id: str) -> Runtime:
+    """The device type (``cpu``/``cuda``) and precision a run uses, from the task's ``device`` / ``precision``.
 
     Raises:
         ParamError: ``cuda`` asked for on a machine without a usable GPU.
     """
-    if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise ParamError(f"task '{task_id}': parameter 'device' is 'cuda' but no CUDA GPU is available; use 'cpu' or 'auto'")
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    return resolve_runtime(device, precision, task_id=task_id)
+
+
+def torch_device(device_type: str, local_rank: int = 0) -> torch.device:
+    """The torch device of this process: on CUDA the local rank's GPU (round robin), else the CPU."""
+    if device_type == "cuda":
+        return torch.device("cuda", local_rank % max(1, torch.cuda.device_count()))
     return torch.device("cpu")
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """The precision actually used: ``auto`` -> bf16 on capable CPUs, fp16 on CUDA, else fp32."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "fp16"
-    return "bf16" if cpu_has_fast_bf16() else "fp32"
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import yaml
 
 from train_torchvision_resnext.data import DatasetSplit
 from train_torchvision_resnext.params import TrainParams
+from workflow.files import atomic_write_text
 
 RUNS_FOLDER = Path("runs") / "train_torchvision_resnext"
 
@@ -52,7 +52,7 @@ def write_run_files(run_dir: Path, params: TrainParams, split: DatasetSplit, res
     values["output_folder"] = str(run_dir)
     values["num_workers"] = resolved["num_workers"]
     header = "".join(f"# {k}: {json.dumps(v)}\n" for k, v in resolved.items())
-    _write(run_dir / "params.yaml", "# train_torchvision_resnext parameters (load with set_parameters to repeat the run)\n"
+    atomic_write_text(run_dir / "params.yaml", "# train_torchvision_resnext parameters (load with set_parameters to repeat the run)\n"
            + header + yaml.safe_dump(values, sort_keys=False))
     root = split.root.resolve()
 
@@ -60,17 +60,12 @@ def write_run_files(run_dir: Path, params: TrainParams, split: DatasetSplit, res
         path = path.resolve()
         return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
-    _write(run_dir / "split.json", json.dumps({
+    atomic_write_text(run_dir / "split.json", json.dumps({
         "root": str(root), "layout": split.layout, "class_names": split.class_names,
         "train": [[rel(p), c] for p, c in split.train], "val": [[rel(p), c] for p, c in split.val]}))
     skipped = run_dir / "skipped_files.txt"
     if split.skipped:
-        _write(skipped, "".join(f"{p}\t{reason}\n" for p, reason in split.skipped))
+        atomic_write_text(skipped, "".join(f"{p}\t{reason}\n" for p, reason in split.skipped))
     elif skipped.exists():
         skipped.unlink()
 
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -34,7 +34,7 @@ class TrainTorchvisionResnext(Task):
     def run(self) -> None:
         from train_torchvision_resnext.trainer import train
 
-        self.result = train(self.params, self.get_input("dataset"), task_id=self.id, output_dir=self.output_dir)
+        self.result = train(self.params, self.get_input("dataset"), task_id=self.id, output_dir=self.context.output_dir)
         self.set_output("model", self.result.best_path)
         self.set_output("metrics", self.result.rows)
 

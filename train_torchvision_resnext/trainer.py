@@ -12,24 +12,25 @@ from typing import Any, Callable
 
 import torch
 
-from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, Preprocessing, build_model, load_checkpoint, save_checkpoint
-from infer_torchvision_resnext.models import resolve_arch
+from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, build_model, load_checkpoint, save_checkpoint
+from infer_torchvision_resnext.preprocess import normalize_nchw
+from infer_torchvision_resnext.recipe import Preprocessing
 from train_torchvision_resnext import export, optim
 from train_torchvision_resnext.data import DatasetSplit, load_dataset
 from train_torchvision_resnext.distributed import DistContext, average_buffers, init_distributed, wrap_model
-from train_torchvision_resnext.loaders import auto_num_workers, build_loaders, normalize
+from train_torchvision_resnext.loaders import auto_num_workers, build_loaders
 from train_torchvision_resnext.loop import StepSetup, evaluate, train_epoch
 from train_torchvision_resnext.metrics import EpochMetrics, MetricsLog, epoch_row
 from train_torchvision_resnext.params import TrainParams
 from train_torchvision_resnext.plots import plot_confusion, plot_curves
-from train_torchvision_resnext.precision import autocast_dtype, resolve_device, resolve_precision
+from train_torchvision_resnext.precision import autocast_dtype, resolve_train_runtime, torch_device
 from train_torchvision_resnext.rundir import prepare_run_dir, write_run_files
 from train_torchvision_resnext.state import load_resume, rng_state, seed_everything, set_rng_state
 from train_torchvision_resnext.model_init import build_start_model, resolve_start
 from workflow.errors import ParamError
 
 TASK_NAME = "train_torchvision_resnext"
-log = logging.getLogger(f"workflow.task.{TASK_NAME}")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -61,7 +62,9 @@ def train(params: TrainParams, dataset: str | Path | None = None, *, task_id: st
 
     Raises:
         ParamError: no dataset, bad combination of parameters, nothing to resume.
-        DatasetError: an unusable dataset folder.  WeightsUnavailableError: pretrained weights offline.
+        DatasetError: an unusable dataset folder.
+        SetupError: pretrained weights offline (WeightsUnavailableError), an unusable weight file
+            (CheckpointError), an explicit model_name that differs from a checkpoint's architecture.
     """
     folder = dataset or params.dataset_folder
     if not folder:
@@ -70,14 +73,12 @@ def train(params: TrainParams, dataset: str | Path | None = None, *, task_id: st
         export.check_onnx_available(task_id)
     if not params.export_pth:
         log.warning("%s: export_pth=false is ignored: best.pt and last.pt are always written (best.pt is the model output)", task_id)
-    arch = resolve_arch(params.model_name)
-    device = resolve_device(params.device, task_id)
-    ctx = init_distributed(device.type)
-    if device.type == "cuda":
-        device = resolve_device(params.device, task_id, ctx.local_rank)
+    runtime = resolve_train_runtime(params.device, params.precision, task_id)
+    ctx = init_distributed(runtime.device)
+    device = torch_device(runtime.device, ctx.local_rank)
     with _deterministic(device.type == "cpu"):
         try:
-            return _Run(params, Path(folder), arch, device, ctx, task_id, output_dir, on_epoch_end).fit()
+            return _Run(params, Path(folder), device, runtime.precision, ctx, task_id, output_dir, on_epoch_end).fit()
         finally:
             ctx.close()
 
@@ -105,29 +106,27 @@ def _deterministic(enabled: bool):
 class _Run:
     """The state of one run; :meth:`fit` drives it."""
 
-    def __init__(self, params: TrainParams, folder: Path, arch: str, device: torch.device, ctx: DistContext,
+    def __init__(self, params: TrainParams, folder: Path, device: torch.device, precision: str, ctx: DistContext,
                  task_id: str, output_dir, on_epoch_end):
-        self.p, self.arch, self.device, self.ctx, self.task_id = params, arch, device, ctx, task_id
+        self.p, self.device, self.precision, self.ctx, self.task_id = params, device, precision, ctx, task_id
         self.on_epoch_end = on_epoch_end
         self.resume = load_resume(params.resume, task_id) if params.resume else None
         self.split: DatasetSplit = ctx.main_first(lambda: load_dataset(folder, params.val_split, params.seed))
         self.names = self.split.class_names
         self.run_dir = ctx.broadcast(prepare_run_dir(params, task_id, output_dir, self.resume) if ctx.is_main else None)
-        self.precision = resolve_precision(params.precision, device)
         self.num_workers = params.num_workers if params.num_workers is not None else auto_num_workers(ctx.world_size)
 
     def fit(self) -> TrainResult:
         p, ctx = self.p, self.ctx
-        start = resolve_start(self.arch, p, ctx, self.task_id)
+        start = resolve_start(p, ctx, self.task_id, self.resume)
+        self.arch = start.arch
         prep = self._check_resume(start.preprocessing) if self.resume is not None else start.preprocessing
         loaders = build_loaders(self.split, prep, batch_size=p.batch_size, num_workers=self.num_workers, seed=p.seed,
                                 hflip=p.hflip, rank=ctx.rank, world_size=ctx.world_size, pin_memory=self.device.type == "cuda")
         loaders.start_workers()  # before the model exists: cheap forks
         seed_everything(p.seed)
         model = build_start_model(start, len(self.names))
-        if self.resume is not None:
-            model.load_state_dict(self.resume.state_dict)
-        elif ctx.is_main:
+        if self.resume is None and ctx.is_main:
             log.info("%s: starting from %s", self.task_id, start.describe())
         if p.feature_extract:
             optim.freeze_backbone(model)
@@ -181,14 +180,12 @@ class _Run:
     def _check_resume(self, prep: Preprocessing) -> Preprocessing:
         manifest = self.resume.manifest
         where = f"task '{self.task_id}': cannot resume from '{self.resume.path}'"
-        if manifest.arch != self.arch:
-            raise ParamError(f"{where}: it holds a {manifest.arch}, model_name asks for {self.arch}")
         if manifest.class_names != self.names:
             raise ParamError(f"{where}: its classes ({', '.join(manifest.class_names)}) differ from the dataset's "
                              f"({', '.join(self.names)})")
-        if manifest.preprocessing.crop_size != prep.crop_size:
-            raise ParamError(f"{where}: it was trained at input_size {manifest.preprocessing.crop_size}, not {prep.crop_size}")
-        return manifest.preprocessing
+        if prep.crop_size != self.p.input_size:
+            raise ParamError(f"{where}: it was trained at input_size {prep.crop_size}, not {self.p.input_size}")
+        return prep
 
     def _restore(self, optimizer, scheduler, scaler, early, steps: int) -> tuple[int, MetricsLog]:
         extra = self.resume.extra
@@ -237,7 +234,7 @@ class _Run:
 
     def _export(self, prep: Preprocessing, loaders) -> Path:
         best = build_model(load_checkpoint(self.run_dir / "best.pt"))
-        sample = normalize(next(iter(loaders.val))[0][:8], prep.mean, prep.std, torch.contiguous_format)
+        sample = normalize_nchw(next(iter(loaders.val))[0][:8], prep.mean, prep.std).contiguous()
         path = export.export_onnx(best, self.run_dir / "best.onnx", prep.crop_size, sample)
         log.info("%s: ONNX model written to '%s'", self.task_id, path)
         return path

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from train_torchvision_resnext.data import DatasetError, load_dataset, read_rgb
+from train_torchvision_resnext.data import DatasetError, check_image, load_dataset, read_image
 from train_torchvision_resnext.sample_data import export_digits
 
 
@@ -145,7 +145,7 @@ def test_unreadable_files_are_skipped_listed_and_not_fatal(tmp_path, tiny_digits
     good = next((root / "train" / "1").iterdir())
     (root / "train" / "1" / "truncated.png").write_bytes(good.read_bytes()[:60])
     (root / "val" / "2" / "garbage.jpg").write_bytes(b"\xff\xd8 this is no jpeg")
-    with caplog.at_level(logging.WARNING, logger="workflow.task.train_torchvision_resnext"):
+    with caplog.at_level(logging.WARNING, logger="train_torchvision_resnext.data"):
         split = load_dataset(root)
     assert sorted(p.name for p, _ in split.skipped) == ["garbage.jpg", "truncated.png"]
     assert all(reason for _, reason in split.skipped)
@@ -164,10 +164,33 @@ def test_any_image_mode_reads_as_rgb(tmp_path, mode):
     assert image.mode == mode
     path = tmp_path / ("x.tif" if mode in ("CMYK", "I;16") else "x.png")
     image.save(path)
-    rgb = read_rgb(path)
-    assert rgb.mode == "RGB" and rgb.size == (16, 16)
-    values = np.asarray(rgb)
-    assert values.shape == (16, 16, 3)
+    values = read_image(path)
+    assert values.dtype == np.uint8 and values.shape == (16, 16, 3)
     if mode in ("L", "P", "RGBA", "LA", "I;16"):
         # 16-bit grey is scaled to 8 bits (not clipped to white)
         assert np.abs(values[..., 0].astype(int) - grey).max() <= 1
+
+
+def test_exif_orientation_is_applied_and_transparency_is_white(tmp_path):
+    upright = np.zeros((20, 40, 3), np.uint8)
+    upright[:, :10] = (255, 0, 0)  # a red band on the left of a wide picture
+    sideways = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # 40 high, 20 wide, as a phone stores it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to view"
+    sideways.save(tmp_path / "phone.jpg", exif=exif, quality=100)
+    seen = read_image(tmp_path / "phone.jpg")
+    assert seen.shape == (20, 40, 3)
+    assert seen[:, :10, 0].min() > 200 and seen[:, :10, 1].max() < 60 and seen[:, 12:].max() < 60
+
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[:4] = (0, 0, 255, 255)  # opaque blue top, fully transparent (black) bottom
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cutout.png")
+    seen = read_image(tmp_path / "cutout.png")
+    assert (seen[:4] == (0, 0, 255)).all() and (seen[4:] == 255).all()  # on white, not black
+
+
+def test_check_image_gives_the_decoders_reason_without_repeating_the_path(tmp_path):
+    (tmp_path / "fake.png").write_bytes(b"this is text")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    assert check_image(tmp_path / "fake.png") == "not an image (unknown or unsupported format)"
+    assert check_image(tmp_path / "empty.jpg") == "empty file (0 bytes)"

@@ -6,39 +6,60 @@ import pytest
 import torch
 from PIL import Image
 
-from infer_torchvision_resnext.checkpoint import Preprocessing
-from infer_torchvision_resnext.preprocess import normalize_nchw, preprocess
+from infer_torchvision_resnext.preprocess import preprocess
+from infer_torchvision_resnext.recipe import Preprocessing
 from train_torchvision_resnext.data import DatasetError, DatasetSplit, load_dataset
 from train_torchvision_resnext.loaders import (ImageFolderDataset, SeededDistributedSampler, ShardSampler, _one_thread,
-                                               build_loaders, eval_transform, normalize, sample_seed, train_transform)
+                                               build_loaders, eval_transform, sample_seed, train_transform)
+from train_torchvision_resnext.loop import StepSetup
 
 
-def _photo() -> Image.Image:
+def _photo() -> np.ndarray:
     from skimage import data
 
-    return Image.fromarray(data.astronaut())  # 512x512 RGB photo
+    return data.astronaut()  # 512x512 RGB photo
 
 
-@pytest.mark.parametrize("prep", [Preprocessing.default(64), Preprocessing(48, 55, "bicubic", (0.5, 0.4, 0.3), (0.2, 0.3, 0.25))])
-def test_eval_transform_matches_the_inference_preprocessing(prep):
-    image = _photo().crop((0, 40, 512, 400))  # not square: exercises the shorter-side resize
+@pytest.mark.parametrize("prep", [Preprocessing.default(64), Preprocessing(48, 55, "bicubic", (0.5, 0.4, 0.3), (0.2, 0.3, 0.25)),
+                                  Preprocessing(224, 256)])
+def test_eval_transform_is_the_inference_preprocessing(prep):
+    image = np.ascontiguousarray(_photo()[40:400])  # not square: exercises the shorter-side resize
     ours = eval_transform(prep)(image)
-    # exact=True: the inference task's bit-exact mode (its default takes Pillow's reducing-gap shortcut
-    # on >= 6x downscales, a few grey levels away)
-    theirs = torch.from_numpy(preprocess(np.asarray(image), prep, exact=True)).permute(2, 0, 1)
-    assert ours.dtype == torch.uint8 and ours.shape == theirs.shape == (3, prep.crop_size, prep.crop_size)
-    diff = (ours.int() - theirs.int()).abs()
-    assert diff.max() <= 1 and (diff > 0).float().mean() < 0.01  # Pillow both ways: at most rounding apart
-
-
-def test_normalize_is_the_inference_formula():
-    batch = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
-    mean, std = (0.5, 0.4, 0.3), (0.2, 0.3, 0.25)
-    ours = normalize(batch, mean, std)
-    theirs = normalize_nchw(batch.permute(0, 2, 3, 1), mean, std)
-    assert ours.dtype == torch.float32 and ours.is_contiguous(memory_format=torch.channels_last)
+    theirs = torch.from_numpy(preprocess(image, prep))  # what the inference task feeds its model
+    assert ours.dtype == torch.uint8 and ours.shape == (prep.crop_size, prep.crop_size, 3)
     assert torch.equal(ours, theirs)
-    assert torch.allclose(ours, (batch.float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1), atol=1e-5)
+    # and Pillow's exact resize is at most a few grey levels away (its reducing-gap shortcut on >= 6x downscales)
+    exact = torch.from_numpy(preprocess(image, prep, exact=True))
+    assert (ours.int() - exact.int()).abs().float().mean() < 1.0
+
+
+def test_training_step_normalises_with_the_inference_formula():
+    batch = torch.randint(0, 256, (2, 8, 8, 3), dtype=torch.uint8)  # NHWC, as the loaders ship it
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.3, 0.25)
+    setup = StepSetup(torch.device("cpu"), None, torch.amp.GradScaler("cpu", enabled=False), torch.nn.CrossEntropyLoss(), mean, std)
+    x, y = setup.to_device(batch, torch.tensor([0, 1]))
+    assert x.shape == (2, 3, 8, 8) and x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)
+    want = (batch.permute(0, 3, 1, 2).float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    assert torch.allclose(x, want, atol=1e-5) and y.tolist() == [0, 1]
+
+
+def test_reduced_decode_never_leaves_a_crop_smaller_than_the_input():
+    big, small = train_transform(Preprocessing.default(224)), train_transform(Preprocessing.default(32))
+    # smallest crop side: sqrt(min area fraction * most extreme aspect ratio) of the shorter side
+    assert big.min_side * (0.08 * 3 / 4) ** 0.5 >= 224 and big.min_side < 1.01 * 224 / (0.08 * 3 / 4) ** 0.5
+    assert small.min_side * (0.6 * 0.85) ** 0.5 >= 32
+    assert eval_transform(Preprocessing(224, 256)).min_side == 256  # the inference task's decode hint
+
+
+def test_big_jpegs_decode_at_reduced_scale_in_the_dataset(tmp_path):
+    photo = np.tile(_photo(), (4, 4, 1))  # 2048 x 2048
+    Image.fromarray(photo).save(tmp_path / "big.jpg", quality=90)
+    samples = [(tmp_path / "big.jpg", 0)]
+    val = ImageFolderDataset(samples, eval_transform(Preprocessing(224, 256)))
+    assert val.decode(0).shape == (256, 256, 3)  # 1/8 scale: shorter side still >= 256
+    train = ImageFolderDataset(samples, train_transform(Preprocessing(224, 256)))
+    assert train.decode(0).shape == (1024, 1024, 3)  # 1/2 scale: shorter side still >= 915
+    assert train[(0, 5)][0].shape == (224, 224, 3)
 
 
 def test_train_transform_is_a_function_of_the_sample_seed():
@@ -52,7 +73,7 @@ def test_train_transform_is_a_function_of_the_sample_seed():
             return dataset.transform(image)
 
     a, b, c = augmented(5), augmented(5), augmented(6)
-    assert a.shape == (3, 32, 32) and a.dtype == torch.uint8
+    assert a.shape == (32, 32, 3) and a.dtype == torch.uint8
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 

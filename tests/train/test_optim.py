@@ -92,19 +92,29 @@ def test_early_stopping_counts_epochs_without_improvement():
     assert not never.should_stop
 
 
-def test_auto_precision(monkeypatch):
-    cpu = torch.device("cpu")
-    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)
-    assert precision.resolve_precision("auto", cpu) == "bf16"
-    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: False)
-    assert precision.resolve_precision("auto", cpu) == "fp32"
-    assert precision.resolve_precision("auto", torch.device("cuda", 0)) == "fp16"
-    assert precision.resolve_precision("fp16", cpu) == "fp16"
+def _machine(monkeypatch, flags: str, cuda: bool = False) -> None:
+    from workflow import runtime
+
+    monkeypatch.setattr(runtime, "cpu_info", lambda: runtime.CpuInfo("test CPU", frozenset(flags.split())))
+    monkeypatch.setattr(runtime, "cuda_available", lambda: cuda)
+
+
+def test_auto_precision_comes_from_the_engine(monkeypatch):
+    _machine(monkeypatch, "avx2 avx512f amx_bf16 amx_tile")
+    assert precision.resolve_train_runtime("auto", "auto", "t").precision == "bf16"
+    _machine(monkeypatch, "avx2 avx512f")  # AVX-512 without bf16
+    assert precision.resolve_train_runtime("auto", "auto", "t").precision == "fp32"
+    assert precision.resolve_train_runtime("cpu", "fp16", "t").precision == "fp16"
+    _machine(monkeypatch, "avx2", cuda=True)
+    rt = precision.resolve_train_runtime("auto", "auto", "t")
+    assert (rt.device, rt.precision) == ("cuda", "fp16")
+    assert precision.resolve_train_runtime("cpu", "auto", "t").precision == "fp32"
     assert precision.autocast_dtype("bf16") is torch.bfloat16 and precision.autocast_dtype("fp32") is None
 
 
 def test_cuda_without_a_gpu_is_a_param_error(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(ParamError, match="task 'trainer': parameter 'device' is 'cuda' but no CUDA GPU is available"):
-        precision.resolve_device("cuda", "trainer")
-    assert precision.resolve_device("auto") == torch.device("cpu")
+    _machine(monkeypatch, "avx2", cuda=False)
+    with pytest.raises(ParamError, match="task 'trainer': parameter 'device' is 'cuda' but torch sees no CUDA GPU"):
+        precision.resolve_train_runtime("cuda", "auto", "trainer")
+    assert precision.resolve_train_runtime("auto", "auto", "trainer").device == "cpu"
+    assert precision.torch_device("cpu", local_rank=3) == torch.device("cpu")

@@ -17,6 +17,7 @@ from train_torchvision_resnext.sample_data import export_digits
 from train_torchvision_resnext.state import seed_everything
 from train_torchvision_resnext.trainer import train
 from workflow import ParamError, Workflow
+from workflow.errors import SetupError
 from workflow.ports import Dataset
 
 from .helpers import comparable, state_equal, tiny_params
@@ -39,7 +40,7 @@ def test_run_folder_holds_every_file(straight, tiny_digits):
     run = straight.run_dir
     for name in ("best.pt", "last.pt", "metrics.csv", "metrics.json", "curves.png", "confusion.png", "params.yaml", "split.json"):
         assert (run / name).is_file(), name
-    assert not list(run.glob("*.tmp-*")) and not (run / "skipped_files.txt").exists()
+    assert not list(run.glob("*.tmp*")) and not list(run.glob(".*")) and not (run / "skipped_files.txt").exists()
     rows = _csv_rows(run / "metrics.csv")
     assert [int(r["epoch"]) for r in rows] == [1, 2] and len(straight.rows) == 2
     assert float(rows[1]["val_top1"]) == pytest.approx(straight.rows[1]["val_top1"])
@@ -163,7 +164,9 @@ def test_offline_pretrained_weights_fail_before_training(tmp_path, tiny_digits, 
     with pytest.raises(WeightsUnavailableError, match=r"file 'resnext50_32x4d-[0-9a-f]+\.pth' is not in the torch hub cache "
                                                       r"'.*empty_hub/hub/checkpoints'.*model_weight_file") as exc:
         train(tiny_params(tmp_path / "run", tiny_digits, pretrained=True))
-    assert "\n" not in str(exc.value)
+    assert "\n" not in str(exc.value) and isinstance(exc.value, SetupError)
+    assert str(exc.value).startswith("task 'train_torchvision_resnext': parameter 'pretrained': ")
+    assert "set pretrained: false" in str(exc.value)
     assert not (tmp_path / "run" / "best.pt").exists()
 
 
