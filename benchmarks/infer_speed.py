@@ -63,8 +63,9 @@ def weights_file(arg: str | None, model: str, workdir: Path) -> tuple[Path, str]
         return Path(chosen), "given"
     import torch
 
-    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, Preprocessing, save_checkpoint
+    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, save_checkpoint
     from infer_torchvision_resnext.models import create_model, imagenet_categories, resolve_arch, resolve_weights
+    from infer_torchvision_resnext.recipe import Preprocessing
 
     arch = resolve_arch(model)
     torch.manual_seed(0)
@@ -96,10 +97,10 @@ def time_ikomia_style(paths: list[Path], weights: Path, model: str, size: int) -
 
 def time_model_only(task, count: int, batch: int) -> float:
     """(b) the task's own backend on preprocessed uint8 crops, ``batch`` per task batch, no decoding."""
-    loaded = task.load_model()
-    prep, backend = loaded.source.prep, loaded.backend
+    classifier = task.load_model()
+    prep, backend = classifier.preprocessing, classifier.backend
     crops = np.random.default_rng(1).integers(0, 256, (batch, prep.crop_size, prep.crop_size, 3), dtype=np.uint8)
-    step = min(batch, backend.chunk_size(batch)) if hasattr(backend, "chunk_size") else batch
+    step = backend.chunk_size(batch)
     chunks = [crops[i:i + step] for i in range(0, batch, step)]
     list(backend.infer_batches(chunks))  # warm-up
     start = time.perf_counter()
@@ -142,10 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         task = wf.add_task(name="infer_torchvision_resnext", auto_connect=True,
                            params={"model_name": args.model, "model_weight_file": str(weights), "batch_size": args.batch})
         t0 = time.perf_counter()
-        loaded = task.load_model()
-        rt = loaded.runtime
+        classifier = task.load_model()
+        rt = classifier.runtime
         print(f"model ready in {time.perf_counter() - t0:.1f}s on {rt.backend}/{rt.device}/{rt.precision}, "
-              f"{loaded.source.prep.crop_size}px", flush=True)
+              f"{classifier.preprocessing.crop_size}px", flush=True)
         wf.run_on(folder=tmp / "images", output_dir=tmp / "warm", save_images=False)  # warm-up pass (caches, threads)
 
         bs, cs = [], []
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.skip_a:
             print(f"c/b = {c / b:.2f} (goal >= 0.75)")
             return 0
-        a = time_ikomia_style(paths, weights, args.model, loaded.source.prep.crop_size)
+        a = time_ikomia_style(paths, weights, args.model, classifier.preprocessing.crop_size)
         print(f"(a) Ikomia-style per-image fp32 eager, squashing resize: {a:.1f} img/s", flush=True)
         print(f"c/a = {c / a:.2f} (goal >= 5.0)   c/b = {c / b:.2f} (goal >= 0.75)")
     return 0

@@ -271,6 +271,5 @@ def _diff_keys(model, state_dict: dict[str, Any]) -> tuple[list[str], list[str],
     return missing, unexpected, shapes
 
 
-# ``Preprocessing`` is re-exported for callers that still import it from here (its home is ``recipe``).
-__all__ = ["FORMAT_VERSION", "FORMAT_TAG", "CheckpointError", "Preprocessing", "Manifest", "Checkpoint",
+__all__ = ["FORMAT_VERSION", "FORMAT_TAG", "CheckpointError", "Manifest", "Checkpoint",
            "save_checkpoint", "load_checkpoint", "read_class_file", "build_model", "resolve_checkpoint_arch"]

@@ -41,7 +41,8 @@ def make_probe_checkpoint(path: Path, photos: dict[str, np.ndarray], train_per_p
     """
     import torch
 
-    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, Preprocessing, save_checkpoint
+    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, save_checkpoint
+    from infer_torchvision_resnext.recipe import Preprocessing
     from infer_torchvision_resnext.models import create_model
     from infer_torchvision_resnext.preprocess import normalize_nchw, preprocess_batch
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infer_torchvision_resnext.checkpoint import Preprocessing
+from infer_torchvision_resnext.recipe import Preprocessing
 from infer_torchvision_resnext.models import (MODEL_NAMES, WeightsUnavailableError, create_model,
                                               ensure_weights_available, imagenet_categories, resolve_arch,
                                               resolve_weights, weight_choices, weights_cache_path, weights_file_name)
@@ -110,3 +110,16 @@ class _Evil:
 
 def test_model_names_table_is_the_contract():
     assert MODEL_NAMES == {"resnext50": "resnext50_32x4d", "resnext101": "resnext101_32x8d", "resnext101_64x4d": "resnext101_64x4d"}
+
+
+def test_the_recipe_module_imports_nothing_of_its_package():
+    """Every layer may import ``recipe``: it must not import any of them back."""
+    import ast
+    from pathlib import Path
+
+    import infer_torchvision_resnext.recipe as recipe
+
+    tree = ast.parse(Path(recipe.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported and not any(name.startswith("infer_torchvision_resnext") for name in imported), imported

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from infer_torchvision_resnext.checkpoint import Preprocessing
+from infer_torchvision_resnext.recipe import Preprocessing
 from infer_torchvision_resnext.models import resolve_weights
 from infer_torchvision_resnext.preprocess import (as_rgb_image, normalize_nchw, preprocess, preprocess_batch,
                                                   resized_size)
