@@ -110,6 +110,7 @@ class _Run:
                  task_id: str, output_dir, on_epoch_end):
         self.p, self.device, self.precision, self.ctx, self.task_id = params, device, precision, ctx, task_id
         self.on_epoch_end = on_epoch_end
+        self.arch = ""  # decided with the starting weights, in fit() (a checkpoint's manifest may impose it)
         self.resume = load_resume(params.resume, task_id) if params.resume else None
         self.split: DatasetSplit = ctx.main_first(lambda: load_dataset(folder, params.val_split, params.seed))
         self.names = self.split.class_names
