@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from infer_torchvision_resnext.annotate import item_outputs
 from infer_torchvision_resnext.classifier import Classifier
 from infer_torchvision_resnext.model_source import source_identity
@@ -36,9 +34,7 @@ class InferTorchvisionResnext(Task):
         Port("detections", Detections, optional=True, description="ROI mode only: the boxes with their top class and per-box top-k"),
     )
 
-    def __init__(self, params: dict[str, Any] | None = None, task_id: str | None = None):
-        super().__init__(params, task_id)
-        self._classifier: Classifier | None = None
+    _classifier: Classifier | None = None  # built on first use, per instance
 
     def on_params_changed(self, changed: set[str]) -> None:
         """Model-affecting changes drop the classifier (rebuilt on next use); a new batch_size adapts it."""
@@ -58,26 +54,21 @@ class InferTorchvisionResnext(Task):
             self._classifier = Classifier.from_params(self.params, model_path, task_id=self.id)
         return self._classifier
 
-    @property
-    def class_names(self) -> list[str]:
-        """Class names of the model (builds it if needed)."""
-        return self.load_model().class_names
+    class_names = property(lambda self: self.load_model().class_names, doc="Class names of the model (builds it if needed).")
 
     def batch_hint(self) -> int | None:
-        return self.params.batch_size
+        return self.params.batch_size  # items per run_batch call in folder runs
 
     def decode_hint(self, port: str) -> int | None:
         """The prepared classifier's resize size on ``image`` (sources may decode big JPEGs down to it), else None."""
         return self._classifier.preprocessing.resize_size if port == "image" and self._classifier else None
 
     def run(self) -> None:
-        self.get_input("image")  # a clear PortError when the image is missing
-        for port, value in self._process([dict(self._inputs)])[0].items():
-            self.set_output(port, value)
+        self.run_batch([dict(self._inputs)])
 
     def run_batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Classify several items with ``batch_size`` crops per forward pass; keeps the last item's outputs."""
-        for item in items:  # validate every item's ports before any work
+        for item in items:  # validate every item's ports (a clear PortError for a missing image) before any work
             self.clear()
             for port, value in item.items():
                 self.set_input(port, value)
@@ -102,7 +93,3 @@ class InferTorchvisionResnext(Task):
             return dets
         cls = self.get_output("classification")
         return list(cls.classes) if cls is not None else []
-
-    def get_image_with_graphics(self) -> np.ndarray | None:
-        """The annotated image of the last run (RGB)."""
-        return self.get_output("image")

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from workflow.context import RunContext, current_context
 from workflow.errors import ParamError, PortError, did_you_mean
 from workflow.params import TaskParams, build_params
-from workflow.ports import Port
+from workflow.ports import AnnotatedImage, Image, Port
 from workflow.progress import progress_bar
 
 
@@ -142,6 +142,14 @@ class Task:
     def get_results(self) -> Any:
         """The task's main result, in the shape users of the task expect (default: first output)."""
         return self._outputs.get(self.outputs[0].name) if self.outputs else None
+
+    def get_image_with_graphics(self) -> Any:
+        """The last run's first image output (annotated images first), or None (Ikomia's call)."""
+        for kind in (AnnotatedImage, Image):
+            port = next((p for p in self.outputs if issubclass(p.type, kind)), None)
+            if port is not None:
+                return self._outputs.get(port.name)
+        return None
 
     def progress(self, iterable=None, total: int | None = None, desc: str | None = None, **kwargs):
         """A progress bar labelled with the task id; quiet off-terminal."""
