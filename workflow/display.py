@@ -5,6 +5,7 @@ whose path is printed and returned (no window, no GUI backend needed).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -82,8 +83,17 @@ def _task_payload(task) -> Any:
 def _figure(obj: Any, title: str | None):
     from matplotlib.figure import Figure
 
-    from workflow.results import ClassificationResult, DetectionsResult
+    from workflow.results import ClassificationResult, ClassScore, DetectionsResult, as_classification
 
+    if isinstance(obj, (list, tuple, dict)):  # what get_results() returns: ClassScore list, (label, score) pairs
+        try:
+            obj = as_classification(obj)
+        except TypeError as exc:
+            raise PortError(f"cannot display this {type(obj).__name__}: {exc}") from None
+    if isinstance(obj, DetectionsResult):  # ROI mode's get_results(): one bar per box, "#i label"
+        obj = ClassificationResult([ClassScore(f"#{i} {obj.labels[i] if i < len(obj.labels) else ''}".strip(), i,
+                                               float(obj.scores[i]) if i < len(obj.scores) else 0.0)
+                                    for i in range(len(obj))])
     if isinstance(obj, ClassificationResult):
         fig = Figure(figsize=(5, 0.4 * max(len(obj), 1) + 1))
         ax = fig.add_subplot()
@@ -91,14 +101,12 @@ def _figure(obj: Any, title: str | None):
         ax.barh(labels, [c.score for c in obj][::-1], color="tab:blue")
         ax.set_xlim(0, 1)
         ax.set_xlabel("score")
-    elif isinstance(obj, DetectionsResult):
-        raise PortError("detections alone cannot be drawn: display the annotated image output instead")
     else:
         import numpy as np
 
         if not isinstance(obj, np.ndarray) or obj.ndim not in (2, 3) or (obj.ndim == 3 and obj.shape[2] not in (1, 3, 4)):
-            raise PortError(f"cannot display {type(obj).__name__}: expected an image array, a Task, an image file "
-                            "or a ClassificationResult")
+            raise PortError(f"cannot display {type(obj).__name__}: expected an image array, a Task, an image file, "
+                            "a ClassificationResult (or a list of ClassScore) or a DetectionsResult")
         height, width = obj.shape[:2]
         scale = 6 / max(height, width, 1)
         fig = Figure(figsize=(max(width * scale, 1), max(height * scale, 1)))
@@ -111,7 +119,12 @@ def _figure(obj: Any, title: str | None):
     return fig
 
 
+@functools.lru_cache(maxsize=1)
+def _temp_folder() -> Path:
+    """This process's private folder for shown figures (``mkdtemp``: a name nobody could plant a link at)."""
+    return Path(tempfile.mkdtemp(prefix="workflow-display-"))
+
+
 def _temp_png(title: str | None) -> Path:
     stem = re.sub(r"[^\w.-]+", "_", title or "image").strip("._") or "image"
-    folder = Path(tempfile.gettempdir()) / f"workflow-display-{os.getpid()}"
-    return folder / f"{next(_counter):03d}-{stem[:60]}.png"
+    return _temp_folder() / f"{next(_counter):03d}-{stem[:60]}.png"

@@ -178,4 +178,6 @@ def run_task(task: Task, batch: list[dict[str, Any]]) -> list[Outputs]:
         raise TaskRunError(f"task '{task.id}' failed: {type(exc).__name__}: {exc}") from exc
     if len(outs) != len(batch):
         raise TaskRunError(f"task '{task.id}': run_batch returned {len(outs)} results for {len(batch)} items")
+    for out in outs:
+        task.check_outputs(out)
     return outs

@@ -4,7 +4,7 @@ Pure structure: nothing here runs a task (see :mod:`workflow.executor`) or reads
 """
 from __future__ import annotations
 
-import graphlib
+import heapq
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ class Graph:
         self.registry = registry or default_registry()
         self._tasks: dict[str, Task] = {}
         self._edges: list[Edge] = []
+        self._wired: set[tuple[str, str]] = set()  # (task id, input port) of every edge: O(1) replace checks
 
     # -- building -----------------------------------------------------------
     @property
@@ -60,21 +61,29 @@ class Graph:
     def edges(self) -> list[Edge]:
         return list(self._edges)
 
-    def add_task(self, task: Task | None = None, *, name: str | None = None, params: dict[str, Any] | None = None,
-                 task_id: str | None = None, auto_connect: bool = False) -> Task:
-        """Add a task (an instance, or a registered ``name``) and return it.
+    def add_task(self, task: Task | type[Task] | str | None = None, *, name: str | None = None,
+                 params: dict[str, Any] | None = None, task_id: str | None = None, auto_connect: bool = False) -> Task:
+        """Add a task and return it: a registered name (positional or ``name=``), a Task instance
+        (e.g. from :mod:`workflow.ik`) or a Task class.
 
         Raises:
             PluginError: unknown task name.  ParamError: bad params.  PortError: auto-connect found nothing.
+            GraphError: nothing to add, two names, or a task id already used.
         """
+        if isinstance(task, str):
+            if name not in (None, task):
+                raise GraphError(f"add_task got two task names: '{task}' and name='{name}'")
+            task, name = None, task
         if task is None:
             if not name:
-                raise GraphError("add_task needs a task instance or a task name")
-            task_id = task_id or self._fresh_id(name)
+                raise GraphError("add_task needs a task name, a task instance or a task class")
+            task = self.registry.get(name)
+        if isinstance(task, type) and issubclass(task, Task):
+            task_id = task_id or self._fresh_id(task.name or task.__name__)
             if task_id in self._tasks:
                 raise GraphError(f"task id '{task_id}' is already used in workflow '{self.name}'")
-            task = self.registry.get(name)(params, task_id=task_id)
-        else:
+            task = task(params, task_id=task_id)
+        elif isinstance(task, Task):
             if task_id:
                 task.id = task_id
             elif task.id in self._tasks:
@@ -83,6 +92,8 @@ class Graph:
                 raise GraphError(f"task id '{task.id}' is already used in workflow '{self.name}'")
             if params:
                 task.set_parameters(params)
+        else:
+            raise GraphError(f"add_task takes a task name, a Task instance or a Task class, got {type(task).__name__}")
         self._tasks[task.id] = task
         if auto_connect:
             try:
@@ -116,12 +127,14 @@ class Graph:
         tid = task.id if isinstance(task, Task) else self.get_task(task).id
         self._tasks.pop(tid, None)
         self._edges = [e for e in self._edges if tid not in (e.src, e.dst)]
+        self._wired = {(e.dst, e.dst_port) for e in self._edges}
         self.outputs = {k: v for k, v in self.outputs.items() if v[0] != tid}
 
-    def connect(self, src: Task | str | None, dst: Task | str, ports: dict[str, str] | None = None) -> None:
+    def connect(self, src: Task | str | None, dst: Task | str, ports: dict[str | int, str | int] | None = None) -> None:
         """Connect outputs of ``src`` (a task, or None / "$inputs" for workflow inputs) to inputs of ``dst``.
 
-        ``ports`` maps source port -> destination port; without it, every input of
+        ``ports`` maps source port -> destination port, each a name or an index in declaration
+        order (``{0: 0}``); without it, every input of
         ``dst`` that a port of ``src`` can feed is connected (auto-connect restricted to ``src``).
 
         Raises:
@@ -133,7 +146,19 @@ class Graph:
             self.auto_connect(dst_task, only_from=src_id)
             return
         for src_port, dst_port in ports.items():
-            self._add_edge(Edge(src_id, src_port, dst_task.id, dst_port))
+            self._add_edge(Edge(src_id, self._source_port_name(src_id, src_port), dst_task.id, dst_task.input_port(dst_port).name))
+
+    def _source_port_name(self, src: str, port: str | int) -> str:
+        """The name of ``src``'s output ``port`` (a name or an index in declaration order)."""
+        if src != INPUTS:
+            return self.get_task(src).output_port(port).name
+        names = list(self.inputs)
+        if isinstance(port, int) and not isinstance(port, bool):
+            if 0 <= port < len(names):
+                return names[port]
+            raise PortError(f"workflow '{self.name}' has no input {port}; inputs by index or name: "
+                            f"{', '.join(f'{i} {n!r}' for i, n in enumerate(names)) or 'none'}")
+        return port
 
     def _source_type(self, src: str, port: str) -> type[DataType]:
         if src == INPUTS:
@@ -144,7 +169,10 @@ class Graph:
 
     def _add_edge(self, edge: Edge) -> None:
         self._check_edge(edge)
-        self._edges = [e for e in self._edges if (e.dst, e.dst_port) != (edge.dst, edge.dst_port)]
+        key = (edge.dst, edge.dst_port)
+        if key in self._wired:  # an input gets a new source (rare): drop the old edge
+            self._edges = [e for e in self._edges if (e.dst, e.dst_port) != key]
+        self._wired.add(key)
         self._edges.append(edge)
 
     def auto_connect(self, task: Task, only_from: str | None = None) -> None:
@@ -173,44 +201,66 @@ class Graph:
             self._add_edge(Edge(match[0], match[1], task.id, port.name))
             used.add(match)
 
-    def add_output(self, name: str, task: Task | str, port: str) -> None:
-        """Expose ``task``'s output ``port`` as the workflow output ``name``."""
+    def add_output(self, name: str, task: Task | str, port: str | int) -> None:
+        """Expose ``task``'s output ``port`` (name or index) as the workflow output ``name``."""
         t = task if isinstance(task, Task) else self.get_task(task)
-        t.output_port(port)
-        self.outputs[name] = (t.id, port)
+        self.outputs[name] = (t.id, t.output_port(port).name)
 
     # -- checking -----------------------------------------------------------
     def order(self) -> list[Task]:
-        """Tasks in topological order (ties keep insertion order).
+        """Tasks in topological order (ties keep insertion order); O((tasks + edges) log tasks).
 
         Raises:
             GraphError: the graph has a cycle (names the tasks on it).
         """
-        sorter = graphlib.TopologicalSorter({tid: set() for tid in self._tasks})
+        ids = list(self._tasks)
+        rank = {tid: i for i, tid in enumerate(ids)}
+        after: dict[str, set[str]] = {tid: set() for tid in ids}
+        waiting = dict.fromkeys(ids, 0)
         for e in self._edges:
-            if e.src != INPUTS:
-                sorter.add(e.dst, e.src)
-        try:
-            ids = list(sorter.static_order())
-        except graphlib.CycleError as exc:
-            raise GraphError(f"workflow '{self.name}' has a cycle: {' -> '.join(exc.args[1])}") from None
-        rank = {tid: i for i, tid in enumerate(self._tasks)}
+            if e.src in after and e.dst in waiting and e.dst not in after[e.src]:
+                after[e.src].add(e.dst)
+                waiting[e.dst] += 1
+        ready = [rank[t] for t, n in waiting.items() if n == 0]
+        heapq.heapify(ready)
         done: list[str] = []
-        pending = list(ids)
-        while pending:  # stable: among ready tasks, pick the earliest added
-            ready = [t for t in pending if all(e.src in done for e in self._edges if e.dst == t and e.src != INPUTS)]
-            nxt = min(ready, key=rank.__getitem__)
-            done.append(nxt)
-            pending.remove(nxt)
+        while ready:  # among ready tasks, the earliest added first
+            tid = ids[heapq.heappop(ready)]
+            done.append(tid)
+            for nxt in after[tid]:
+                waiting[nxt] -= 1
+                if not waiting[nxt]:
+                    heapq.heappush(ready, rank[nxt])
+        if len(done) < len(ids):
+            raise GraphError(f"workflow '{self.name}' has a cycle: {' -> '.join(self._cycle(after, set(done)))}")
         return [self._tasks[t] for t in done]
+
+    @staticmethod
+    def _cycle(after: dict[str, set[str]], done: set[str]) -> list[str]:
+        """One cycle among the tasks the order left out: each has a predecessor left out, so walking back loops."""
+        before: dict[str, str] = {}
+        for src, dsts in after.items():
+            if src not in done:
+                for dst in dsts:
+                    if dst not in done:
+                        before.setdefault(dst, src)
+        node, seen = next(iter(before)), {}
+        while node not in seen:
+            seen[node] = len(seen)
+            node = before[node]
+        loop = list(seen)[seen[node]:][::-1]
+        return loop + [loop[0]]
 
     def validate(self) -> None:
         """Check cycles, edge types and that every required input is connected."""
         for e in self._edges:
             self._check_edge(e)
         self.order()
+        wired_ports: dict[str, set[str]] = {}
+        for e in self._edges:
+            wired_ports.setdefault(e.dst, set()).add(e.dst_port)
         for task in self._tasks.values():
-            wired = {e.dst_port for e in self._edges if e.dst == task.id}
+            wired = wired_ports.get(task.id, set())
             for port in task.inputs:
                 if not port.optional and port.name not in wired:
                     raise GraphError(f"task '{task.id}': required input '{port.name}' ({port.type.label}) is not connected")
@@ -227,9 +277,12 @@ class Graph:
 
     def per_item_tasks(self) -> set[str]:
         """Ids of tasks that depend (transitively) on a workflow input; the others run once per run."""
+        sources: dict[str, list[str]] = {}
+        for e in self._edges:
+            sources.setdefault(e.dst, []).append(e.src)
         dynamic: set[str] = set()
         for task in self.order():
-            if any(e.dst == task.id and (e.src == INPUTS or e.src in dynamic) for e in self._edges):
+            if any(src == INPUTS or src in dynamic for src in sources.get(task.id, ())):
                 dynamic.add(task.id)
         return dynamic
 

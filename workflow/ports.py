@@ -38,6 +38,8 @@ class DataType:
             return str(value)
         return value
 
+    columns: ClassVar[tuple[str, ...]] = ("value",)  # the keys to_row() gives: results.csv's header comes from them
+
     @classmethod
     def to_row(cls, value: Any) -> dict[str, Any]:
         """Flat scalar columns for a results CSV: a scalar as ``value``, anything else as JSON text."""
@@ -54,6 +56,7 @@ class Image(DataType):
     """An image: ``numpy.ndarray`` of shape HxWx3, uint8, RGB channel order."""
 
     label = "image"
+    columns = ()
 
     @classmethod
     def check(cls, value: Any) -> Any:
@@ -82,17 +85,21 @@ class AnnotatedImage(Image):
 
 
 class Classification(DataType):
-    """Top-k class scores: a :class:`workflow.results.ClassificationResult`."""
+    """Top-k class scores, best first: a :class:`workflow.results.ClassificationResult`.
+
+    Also accepted (and converted): a list of ``ClassScore``, of ``(label, score)`` or
+    ``(label, index, score)`` tuples, or a ``{label: score}`` dict; sorted best first,
+    index -1 where none is given.
+    """
 
     label = "classification"
+    columns = ("label", "score", "top_k")
 
     @classmethod
     def check(cls, value: Any) -> Any:
-        from workflow.results import ClassificationResult
+        from workflow.results import as_classification
 
-        if not isinstance(value, ClassificationResult):
-            raise TypeError(f"expected a ClassificationResult, got {type(value).__name__}")
-        return value
+        return as_classification(value)
 
     @classmethod
     def to_row(cls, value: Any) -> dict[str, Any]:
@@ -105,17 +112,19 @@ class Classification(DataType):
 
 
 class Detections(DataType):
-    """Boxes with labels and scores: a :class:`workflow.results.DetectionsResult`."""
+    """Boxes with labels and scores: a :class:`workflow.results.DetectionsResult`.
+
+    Also accepted: a list of ``(x1, y1, x2, y2)`` boxes (no labels, no scores).
+    """
 
     label = "detections"
+    columns = ("count", "boxes")
 
     @classmethod
     def check(cls, value: Any) -> Any:
-        from workflow.results import DetectionsResult
+        from workflow.results import as_detections
 
-        if not isinstance(value, DetectionsResult):
-            raise TypeError(f"expected a DetectionsResult, got {type(value).__name__}")
-        return value
+        return as_detections(value)
 
     @classmethod
     def to_row(cls, value: Any) -> dict[str, Any]:
@@ -162,6 +171,7 @@ class Table(DataType):
     """A table: a list of row dicts (e.g. per-epoch metrics)."""
 
     label = "table"
+    columns = ("rows",)
 
     @classmethod
     def check(cls, value: Any) -> Any:

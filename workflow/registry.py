@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from workflow.errors import PluginError, did_you_mean
+from workflow.plugin_import import guarded
 from workflow.task import Task
 
 ENTRY_POINT_GROUP = "workflow.tasks"
@@ -44,6 +45,7 @@ class Registry:
         self.strict = _env_flag(STRICT_ENV) if strict is None else strict
         self._entries: dict[str, _Entry] = {}
         self._scanned = False
+        self._failures: list[str] = []  # plugins that failed to load, named in unknown-task errors
         self._use_entry_points = use_entry_points
         self._plugin_path = plugin_path
 
@@ -87,16 +89,25 @@ class Registry:
 
     def _import_plugin_module(self, path: Path) -> None:
         modname = path.stem if path.suffix == ".py" else path.name
-        try:
-            module = importlib.import_module(modname)
-        except Exception as exc:  # a broken plugin must not take the others down
-            self._fail(f"plugin '{path}' failed to import: {type(exc).__name__}: {exc}")
+        try:  # a broken plugin (even one calling sys.exit or hanging) must not take the others down
+            module = guarded(f"plugin '{path}'", lambda: importlib.import_module(modname))
+        except PluginError as exc:
+            self._fail(str(exc))
             return
         for obj in vars(module).values():
-            if inspect.isclass(obj) and issubclass(obj, Task) and obj.name and obj.__module__.startswith(modname):
+            if not (inspect.isclass(obj) and issubclass(obj, Task) and obj.__module__.startswith(modname)):
+                continue
+            if obj.name:
                 self._add(obj.name, _Entry(f"plugin folder module '{path}'", lambda o=obj: o, obj))
+            elif "name" not in vars(obj) and not obj.__name__.startswith("_") and not inspect.isabstract(obj):
+                self._nameless(path, obj)
+
+    def _nameless(self, path: Path, cls: type[Task]) -> None:
+        warnings.warn(f"plugin '{path}': class {cls.__qualname__} is a Task subclass without a 'name'; it is not registered "
+                      "(set name = \"...\"; a base class: name = \"\" or a name starting with _)", RuntimeWarning, stacklevel=4)
 
     def _fail(self, message: str) -> None:
+        self._failures.append(message)
         if self.strict:
             raise PluginError(message)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
@@ -121,12 +132,12 @@ class Registry:
         self._scan()
         entry = self._entry(name)
         if entry.cls is None:
-            try:
-                cls = entry.load()
-            except Exception as exc:
-                raise PluginError(f"task '{name}' from {entry.source} failed to import: {type(exc).__name__}: {exc}") from exc
+            cls = guarded(f"task '{name}' from {entry.source}", entry.load)
             if not (inspect.isclass(cls) and issubclass(cls, Task)):
                 raise PluginError(f"task '{name}' from {entry.source} is not a Task subclass")
+            if cls.name != name:
+                raise PluginError(f"task '{name}' from {entry.source}: class {cls.__qualname__} has name "
+                                  f"{cls.name!r}; set name = {name!r} in the class")
             entry.cls = cls
         return entry.cls
 
@@ -134,8 +145,18 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            hint = did_you_mean(name, self._entries, cutoff=0.5)
-            raise PluginError(f"unknown task '{name}'{hint}; run 'workflow list' to see the registered tasks") from None
+            raise PluginError(self._unknown_message(name)) from None
+
+    def _unknown_message(self, name: str) -> str:
+        """Why ``name`` is not here: a close name, an unset plugin path, plugins that failed to load."""
+        parts = [f"unknown task '{name}'{did_you_mean(name, self._entries, cutoff=0.75)}"]
+        path = self._plugin_path if self._plugin_path is not None else os.environ.get(PLUGIN_PATH_ENV, "")
+        if not path.strip():
+            parts.append(f"{PLUGIN_PATH_ENV} is not set, so no plugin folder was searched")
+        if self._failures:
+            parts.append(f"{len(self._failures)} plugin(s) failed to load: {' | '.join(self._failures)}")
+        parts.append("run 'workflow list' to see the registered tasks")
+        return "; ".join(parts)
 
     def __contains__(self, name: str) -> bool:
         self._scan()

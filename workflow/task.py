@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from workflow.context import RunContext, current_context
 from workflow.errors import ParamError, PortError, did_you_mean
-from workflow.params import TaskParams, build_params
+from workflow.params import TaskParams, build_params, check_param_defaults
 from workflow.ports import AnnotatedImage, Image, Port
 from workflow.progress import progress_bar
 
@@ -68,34 +68,45 @@ class Task:
     def on_params_changed(self, changed: set[str]) -> None:
         """Hook: drop state that depends on the changed parameters (e.g. a loaded model)."""
 
-    # -- ports --------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_param_defaults(cls)
+
+    # -- ports (by name, or by index in declaration order) -------------------
     @classmethod
-    def input_port(cls, name: str) -> Port:
-        return _find_port(cls, cls.inputs, name, "input")
+    def input_port(cls, name: str | int) -> Port:
+        return find_port(cls, cls.inputs, name, "input")
 
     @classmethod
-    def output_port(cls, name: str) -> Port:
-        return _find_port(cls, cls.outputs, name, "output")
+    def output_port(cls, name: str | int) -> Port:
+        return find_port(cls, cls.outputs, name, "output")
 
-    def set_input(self, name: str, value: Any) -> None:
+    def set_input(self, name: str | int, value: Any) -> None:
         port = self.input_port(name)
         if value is None:
-            self._inputs.pop(name, None)
+            self._inputs.pop(port.name, None)
             return
-        self._inputs[name] = _checked(self, port, value, "input")
+        self._inputs[port.name] = _checked(self, port, value, "input")
 
-    def get_input(self, name: str, default: Any = None) -> Any:
+    def get_input(self, name: str | int, default: Any = None) -> Any:
         port = self.input_port(name)
-        if name not in self._inputs and not port.optional and default is None:
-            raise PortError(f"task '{self.id}': required input '{name}' ({port.type.label}) has no data")
-        return self._inputs.get(name, default)
+        if port.name not in self._inputs and not port.optional and default is None:
+            raise PortError(f"task '{self.id}': required input '{port.name}' ({port.type.label}) has no data")
+        return self._inputs.get(port.name, default)
 
-    def set_output(self, name: str, value: Any) -> None:
-        self._outputs[name] = _checked(self, self.output_port(name), value, "output")
+    def set_output(self, name: str | int, value: Any) -> None:
+        port = self.output_port(name)
+        self._outputs[port.name] = _checked(self, port, value, "output")
 
-    def get_output(self, name: str) -> Any:
-        self.output_port(name)
-        return self._outputs.get(name)
+    def get_output(self, name: str | int) -> Any:
+        return self._outputs.get(self.output_port(name).name)
+
+    def check_outputs(self, outputs: dict[str, Any]) -> None:
+        """Raise when ``outputs`` (one item's, after a run) lack a required output: the task, not the next one, is to blame."""
+        for port in self.outputs:
+            if not port.optional and outputs.get(port.name) is None:
+                raise PortError(f"task '{self.id}' ({type(self).__module__}.{type(self).__qualname__}) did not set its "
+                                f"required output '{port.name}' ({port.type.label}); declare it optional=True if it may stay empty")
 
     def get_outputs(self) -> dict[str, Any]:
         return dict(self._outputs)
@@ -156,13 +167,28 @@ class Task:
         return progress_bar(iterable, total=total, desc=desc or self.id, **kwargs)
 
 
-def _find_port(cls: type[Task], ports: tuple[Port, ...], name: str, kind: str) -> Port:
-    for port in ports:
-        if port.name == name:
-            return port
-    names = [p.name for p in ports]
-    hint = did_you_mean(name, names)
-    raise PortError(f"task '{cls.name}' has no {kind} port '{name}'{hint}; {kind}s: {', '.join(names) or 'none'}")
+def find_port(cls: type[Task], ports: tuple[Port, ...], key: str | int, kind: str) -> Port:
+    """The port named ``key``, or at index ``key`` (declaration order; ``"0"`` as in ``$steps.id.0`` too).
+
+    Raises:
+        PortError: no such port; lists every port as ``index 'name'``.
+    """
+    if isinstance(key, str) and key.isdigit() and all(p.name != key for p in ports):
+        key = int(key)
+    if isinstance(key, int) and not isinstance(key, bool):
+        if 0 <= key < len(ports):
+            return ports[key]
+        hint = ""
+    else:
+        for port in ports:
+            if port.name == key:
+                return port
+        hint = did_you_mean(key, [p.name for p in ports])
+    raise PortError(f"task '{cls.name}' has no {kind} port {key!r}{hint}; {kind}s by index or name: {_port_list(ports)}")
+
+
+def _port_list(ports: tuple[Port, ...]) -> str:
+    return ", ".join(f"{i} '{p.name}'" for i, p in enumerate(ports)) or "none"
 
 
 def _checked(task: Task, port: Port, value: Any, kind: str) -> Any:

@@ -64,8 +64,10 @@ def test_an_image_file_can_be_displayed(tmp_path):
 
 
 def test_things_that_cannot_be_drawn_say_so():
-    with pytest.raises(PortError, match=r"cannot display dict: expected an image array"):
-        display({"a": 1})
+    with pytest.raises(PortError, match=r"cannot display object: expected an image array"):
+        display(object())
+    with pytest.raises(PortError, match=r"cannot display this dict: expected a ClassificationResult"):
+        display({"a": "high"})
     with pytest.raises(PortError, match=r"cannot display ndarray"):
         display(np.zeros((2, 2, 7), np.uint8))
 
