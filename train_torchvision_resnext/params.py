@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 
-from workflow.params import TaskParams
+from workflow.params import TaskParams, path_field
 
 ModelName = Literal["resnext50", "resnext101", "resnext101_64x4d", "resnext50_32x4d", "resnext101_32x8d"]
 
@@ -18,7 +18,7 @@ class TrainParams(TaskParams):
     """Everything a training run depends on; written to ``params.yaml`` in the run folder."""
 
     model_name: ModelName = Field("resnext50", description="ResNeXt variant (short or torchvision name)")
-    dataset_folder: str | None = Field(None, validation_alias=_alias("dataset_folder", "dataset_path"),
+    dataset_folder: str | None = path_field(None, validation_alias=_alias("dataset_folder", "dataset_path"),
                                        description="image folder (train/ + val/, or one <class>/ tree); "
                                                    "used when the dataset input is empty")
     val_split: float = Field(0.2, gt=0, lt=1, description="fraction of each class held out for validation "
@@ -38,7 +38,7 @@ class TrainParams(TaskParams):
                              description="start from torchvision's ImageNet weights")
     pretrained_weights: Literal["DEFAULT", "IMAGENET1K_V1", "IMAGENET1K_V2"] = Field(
         "DEFAULT", description="which torchvision weights (V2 is not offered for resnext101_64x4d)")
-    model_weight_file: str | None = Field(None, description="start from this file instead: a checkpoint of this task, or a "
+    model_weight_file: str | None = path_field(None, description="start from this file instead: a checkpoint of this task, or a "
                                                             "torchvision ImageNet state dict (1000 classes)")
     feature_extract: bool = Field(True, description="freeze the backbone (batch norm included); only the new head trains")
     hflip: bool = Field(True, description="random horizontal flips while training (turn off for digits or text)")
@@ -48,10 +48,10 @@ class TrainParams(TaskParams):
         "auto", description="autocast dtype; auto: bf16 on CPUs with AMX/AVX512-BF16, fp16 on CUDA, else fp32")
     seed: int = Field(0, ge=0, description="seed of weights init, data split, order and augmentation")
     early_stopping_patience: int = Field(0, ge=0, description="stop after this many epochs without a better val top-1 (0: off)")
-    resume: str | None = Field(None, description="a run folder or a last.pt to continue from")
+    resume: str | None = path_field(None, description="a run folder or a last.pt to continue from")
     export_onnx: bool = Field(False, description="also write best.onnx (needs the 'onnx' extra)")
     export_pth: bool = Field(True, description="kept for Ikomia scripts: best.pt/last.pt are always written")
-    output_folder: str | None = Field(None, description="run folder (default: runs/train_torchvision_resnext/<timestamp> "
+    output_folder: str | None = path_field(None, must_exist=False, description="run folder (default: runs/train_torchvision_resnext/<timestamp> "
                                                         "under the working directory)")
 
     @field_validator("model_name", "optimizer", "scheduler", "device", "precision", mode="before")

@@ -135,7 +135,7 @@ def cmd_validate(args: argparse.Namespace, registry: Registry) -> int:
     failed = 0
     for file in args.files:
         try:
-            wf = load_workflow(file, registry)
+            wf = load_workflow(file, registry, check_paths=True)
         except PipelineError as exc:  # every problem of the failing stage, one line each
             for problem in getattr(exc, "problems", [exc]):
                 print(f"error: {problem}", file=sys.stderr)
@@ -148,10 +148,11 @@ def cmd_validate(args: argparse.Namespace, registry: Registry) -> int:
 
 def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
     from workflow.distributed import dist_info
+    from workflow.pipeline import load_workflow
     from workflow.runner import RunInterrupted, run_inputs
     from workflow.workflow import Workflow
 
-    wf = Workflow.load(args.file, registry)
+    wf = load_workflow(args.file, registry, Workflow, check_paths=True)  # input paths checked before any model
     output = Path(args.output) if args.output else Path("runs") / wf.name
     try:
         report = run_inputs(wf, parse_inputs(args.input, list(wf.inputs)), output, resume=args.resume,

@@ -21,11 +21,12 @@ from typing import Any, TypeVar
 import yaml
 
 from workflow.errors import ParamError, PipelineError, WorkflowError
-from workflow.files import atomic_write_text
 from workflow.params import describe_params
-from workflow.pipeline_schema import (FORMAT_VERSION, NAME_PATTERN, Locator, PipelineSpec, Problem, TaskSpec,
+from workflow.pipeline_paths import missing_paths, resolve_paths
+from workflow.pipeline_save import dump_workflow, save_workflow
+from workflow.pipeline_schema import (FORMAT_VERSION, Locator, PipelineSpec, Problem, TaskSpec,
                                       check_schema, one_line, pipeline_error, pipeline_json_schema, suggest)
-from workflow.ports import DATA_TYPES, resolve_data_type
+from workflow.ports import resolve_data_type
 from workflow.registry import Registry, default_registry
 from workflow.task import Task
 from workflow.graph import INPUTS, Graph
@@ -38,13 +39,17 @@ _REF = re.compile(r"^\$(?:inputs\.(?P<input>[^.]+)|steps\.(?P<step>[^.]+)\.(?P<p
 _REF_HELP = "expected '$inputs.<name>' or '$steps.<id>.<port>'"
 
 
-def load_workflow(path: str | os.PathLike, registry: Registry | None = None, graph_cls: type[G] = Graph) -> G:
-    """Build a ``graph_cls`` (e.g. :class:`workflow.Workflow`) from a pipeline file, after every check.
+def load_workflow(path: str | os.PathLike, registry: Registry | None = None, graph_cls: type[G] = Graph,
+                  check_paths: bool = False) -> G:
+    """Build a ``graph_cls`` (e.g. :class:`workflow.Workflow`) from a pipeline file, after every check
+    (``check_paths``: also that every path parameter that must exist does).
+
+    Relative path parameters are read from the file's folder (:mod:`workflow.pipeline_paths`).
 
     Raises:
         PipelineError: the first problem found, as ``<file>:<line>: task '<id>': <field>: <message>``.
     """
-    wf, problems = _load(path, registry, graph_cls)
+    wf, problems = _load(path, registry, graph_cls, check_paths)
     if problems:
         raise pipeline_error(problems)
     return wf
@@ -59,29 +64,31 @@ def loads_workflow(text: str, registry: Registry | None = None, source: str = "<
 
 
 def validate_file(path: str | os.PathLike, registry: Registry | None = None) -> list[Problem]:
-    """Every problem of the first failing stage (empty when the file is valid); loads no model."""
-    return _load(path, registry)[1]
+    """Every problem of the first failing stage, missing input paths included (empty when valid); loads no model."""
+    return _load(path, registry, check_paths=True)[1]
 
 
-def _load(path: str | os.PathLike, registry: Registry | None, graph_cls: type[G] = Graph) -> tuple[G | None, list[Problem]]:
+def _load(path: str | os.PathLike, registry: Registry | None, graph_cls: type[G] = Graph,
+          check_paths: bool = False) -> tuple[G | None, list[Problem]]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [Problem(str(path), None, "", f"cannot read the pipeline file: {reason}")]
-    return _build(text, str(path), registry or default_registry(), graph_cls)
+    return _build(text, str(path), registry or default_registry(), graph_cls, Path(path).resolve().parent, check_paths)
 
 
-def _build(text: str, source: str, registry: Registry, graph_cls: type[G]) -> tuple[G | None, list[Problem]]:
+def _build(text: str, source: str, registry: Registry, graph_cls: type[G], base_dir: Path | None = None,
+           check_paths: bool = False) -> tuple[G | None, list[Problem]]:
     data, locator, problems = _parse(text, source)
     if problems:
         return None, problems
     spec, problems = check_schema(data, locator)
     if problems:
         return None, problems
-    builder = _Builder(spec, locator, registry, graph_cls)
+    builder = _Builder(spec, locator, registry, graph_cls, base_dir)
     for stage in (builder.resolve_classes, builder.construct_tasks, builder.check_references, builder.assemble,
-                  builder.check_graph):
+                  builder.check_graph) + ((builder.check_paths,) if check_paths else ()):
         problems = stage()
         if problems:
             return None, problems
@@ -128,8 +135,9 @@ def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
 class _Builder:
     """Stages 3-7, each returning its problems; later stages use what earlier ones built."""
 
-    def __init__(self, spec: PipelineSpec, locator: Locator, registry: Registry, graph_cls: type[Graph]):
+    def __init__(self, spec: PipelineSpec, locator: Locator, registry: Registry, graph_cls: type[Graph], base_dir: Path | None):
         self.spec, self.locator, self.registry, self.graph_cls = spec, locator, registry, graph_cls
+        self.base_dir = base_dir  # relative path parameters are read from here (None: the working directory)
         self.classes: list[type[Task]] = []
         self.instances: list[Task] = []
         self.edges: list[tuple[int, str, str, str]] = []  # (task index, source id or INPUTS, source port, input port)
@@ -153,7 +161,7 @@ class _Builder:
         problems = []
         for i, (task, cls) in enumerate(zip(self.spec.tasks, self.classes)):
             try:
-                self.instances.append(cls(task.params, task_id=task.id))
+                self.instances.append(cls(resolve_paths(cls.Params, task.params, self.base_dir), task_id=task.id))
             except ParamError as exc:
                 key = _param_key(str(exc), task, cls)
                 path = ("tasks", i, "params") + ((key,) if key is not None else ())
@@ -162,6 +170,11 @@ class _Builder:
                 problems.append(self.problem(("tasks", i, "task"), f"task '{task.task}' could not be created: "
                                              f"{type(exc).__name__}: {one_line(str(exc))}"))
         return problems
+
+    def check_paths(self) -> list[Problem]:
+        """Every path parameter that must exist and does not (``workflow validate`` / ``run``)."""
+        return [self.problem(("tasks", i, "params", _param_key(f"parameter '{name}'", spec, type(task)) or name), msg)
+                for i, (spec, task) in enumerate(zip(self.spec.tasks, self.instances)) for name, msg in missing_paths(task.params)]
 
     # -- stage 5: references ----------------------------------------------------
     def check_references(self) -> list[Problem]:
@@ -260,41 +273,3 @@ def _param_key(message: str, task: TaskSpec, cls: type[Task]) -> Any:
 
 def _strip_task(exc: Exception) -> str:
     return re.sub(r"^task '[^']*': ", "", str(exc))
-
-
-# -- saving ----------------------------------------------------------------------------
-def dump_workflow(wf: Graph) -> str:
-    """The YAML text of a workflow (see :func:`save_workflow`).
-
-    Raises:
-        PipelineError: something the file format cannot express (an odd id, a custom data type).
-    """
-    doc: dict[str, Any] = {"version": FORMAT_VERSION, "name": wf.name}
-    for name, dtype in wf.inputs.items():
-        if not re.match(NAME_PATTERN, name) or DATA_TYPES.get(dtype.label) is not dtype:
-            raise PipelineError(f"workflow '{wf.name}': input '{name}' ({dtype.__name__}) cannot be written to a pipeline file")
-    doc["inputs"] = {name: {"type": dtype.label} for name, dtype in wf.inputs.items()}
-    doc["tasks"] = [_task_entry(wf, task) for task in wf.tasks]
-    if wf.outputs:
-        doc["outputs"] = {name: f"$steps.{tid}.{port}" for name, (tid, port) in wf.outputs.items()}
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
-
-
-def _task_entry(wf: Graph, task: Task) -> dict[str, Any]:
-    if not re.match(NAME_PATTERN, task.id):
-        raise PipelineError(f"task '{task.id}': id cannot be written to a pipeline file (must match {NAME_PATTERN})")
-    entry: dict[str, Any] = {"id": task.id, "task": task.name}
-    dumped = task.params.model_dump(mode="json")
-    params = {name: dumped[name] for name, info in type(task.params).model_fields.items()
-              if info.is_required() or getattr(task.params, name) != info.get_default(call_default_factory=True)}
-    if params:
-        entry["params"] = params
-    if task.inputs:  # written even when empty, so that loading does not auto-connect optional inputs
-        edges = {e.dst_port: e.ref() for e in wf.edges if e.dst == task.id}
-        entry["inputs"] = {p.name: edges[p.name] for p in task.inputs if p.name in edges}
-    return entry
-
-
-def save_workflow(wf: Graph, path: str | os.PathLike) -> None:
-    """Write ``wf`` as a pipeline file (atomically); :func:`load_workflow` rebuilds the same graph."""
-    atomic_write_text(path, dump_workflow(wf))

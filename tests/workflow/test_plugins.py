@@ -194,5 +194,11 @@ def test_every_example_pipeline_validates_with_the_example_plugins(installed, mo
     monkeypatch.setenv("WORKFLOW_PLUGIN_PATH", str(PLUGIN_FOLDER))
     files = sorted((ROOT / "examples" / "pipelines").glob("*.yaml"))
     assert len(files) >= 2
+    digits = ROOT / "demo_output" / "digits"  # exported by `make demo`; validate reports it while it is missing
     for path in files:
-        assert [str(p) for p in validate_file(path, Registry())] == [], path.name
+        problems = [str(p) for p in validate_file(path, Registry())]
+        if not digits.is_dir() and path.name in ("demo.yaml", "train.yaml"):
+            assert len(problems) == 1 and f"task 'train': params.dataset_folder: '{digits}' does not exist" \
+                                          in problems[0], problems
+            continue
+        assert problems == [], path.name
