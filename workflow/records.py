@@ -33,6 +33,11 @@ class Recorder:
         bare = {n for n, p in ports.items() if n not in self.image_outputs and not p.optional}
         self.bare = bare if len(bare) == 1 else set()
 
+    def columns(self, key_fields: tuple[str, ...]) -> list[str]:
+        """results.csv's columns from the declared outputs (``<output>.<column>``, bare for the one main output)."""
+        return [col if out_name in self.bare and col not in key_fields else f"{out_name}.{col}"
+                for out_name, dtype in self.types.items() for col in dtype.columns]
+
     def record(self, key: dict[str, Any], name: str, outputs: dict[str, Any], save_files: bool) -> tuple[dict, dict]:
         """The CSV row and JSON record of the item ``key`` (file ``name``); saves its image outputs when asked.
 

@@ -62,12 +62,16 @@ class ResultsWriter:
     Args:
         csv_path, jsonl_path: the files, or None for in-memory rows.
         key_fields: columns that identify a row (``("path",)`` or ``("path", "frame")``).
+        columns: the columns the pipeline's declared outputs give (:meth:`workflow.records.Recorder.columns`),
+            so every run of one pipeline has the same header whatever its data; a row's other columns are appended.
     """
 
-    def __init__(self, csv_path: Path | None, jsonl_path: Path | None, key_fields: tuple[str, ...] = ("path",)):
+    def __init__(self, csv_path: Path | None, jsonl_path: Path | None, key_fields: tuple[str, ...] = ("path",),
+                 columns: Iterable[str] = ()):
         self.csv_path, self.jsonl_path = csv_path, jsonl_path
         self.key_fields = key_fields
-        self.header: list[str] = list(key_fields)
+        self.columns = [c for c in dict.fromkeys(columns) if c not in key_fields]
+        self.header: list[str] = list(key_fields) + self.columns
         self.rows: list[dict[str, Any]] = []
         self.count = 0
         self._csv_fp = self._jsonl_fp = None
@@ -80,7 +84,7 @@ class ResultsWriter:
             The keys of the rows carried over (already done).
         """
         carried: dict[tuple, tuple[dict, str]] = {}
-        header: list[str] = list(self.key_fields)
+        header: list[str] = list(self.key_fields) + self.columns
         for csv_path, jsonl_path in resume_from:
             cols, rows = read_rows(csv_path, jsonl_path, self.key_fields)
             header += [c for c in cols if c not in header]
@@ -90,7 +94,7 @@ class ResultsWriter:
         if self.csv_path is None:
             return set(carried)
         self.csv_path.parent.mkdir(parents=True, exist_ok=True)
-        self.header = header if carried else list(self.key_fields)
+        self.header = header if carried else list(self.key_fields) + self.columns
         # jsonl is replaced first: a row counts only once both files hold it
         with atomic_target(self.csv_path) as tmp_csv, atomic_target(self.jsonl_path) as tmp_jsonl:
             with open(tmp_csv, "w", newline="", encoding="utf-8") as fc, open(tmp_jsonl, "w", encoding="utf-8") as fj:

@@ -100,12 +100,13 @@ def run_source(graph: Graph, source: Source, options: RunOptions) -> RunReport:
     out, dist = options.output_dir, options.dist
     sharded = dist is not None and dist.is_distributed
     parts = out / sharding.PARTS_DIR if out is not None else None
+    columns = run.recorder.columns(source.key_fields)  # the header depends on the pipeline, not on the data
     if out is None:
         run.writer = ResultsWriter(None, None, source.key_fields)
     elif sharded:
-        run.writer = ResultsWriter(parts / f"rank{dist.rank}.csv", parts / f"rank{dist.rank}.jsonl", source.key_fields)
+        run.writer = ResultsWriter(parts / f"rank{dist.rank}.csv", parts / f"rank{dist.rank}.jsonl", source.key_fields, columns)
     else:
-        run.writer = ResultsWriter(out / "results.csv", out / "results.jsonl", source.key_fields)
+        run.writer = ResultsWriter(out / "results.csv", out / "results.jsonl", source.key_fields, columns)
     if out is not None and dist is not None and not sharded and not options.resume and parts.exists():
         shutil.rmtree(parts)  # stale parts of an earlier distributed run
     done = run.writer.start(sharding.result_files(out) if options.resume and out is not None else [], keep=source.owns)

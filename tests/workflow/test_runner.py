@@ -470,7 +470,9 @@ def test_a_folder_of_only_bad_files_still_writes_every_results_file(tmp_path, wf
     (tmp_path / "in" / "a.jpg").write_bytes(b"")
     report = run_on(wf, folder=tmp_path / "in", output_dir=tmp_path / "out")
     assert (report.processed, report.failed) == (0, 1)
-    assert report.results_csv.read_text() == "path\n" and json.loads(report.results_json.read_text()) == []
+    # the header comes from the declared outputs (the pipeline), not from the (absent) data
+    assert report.results_csv.read_text() == "path,label,score,top_k\n"
+    assert json.loads(report.results_json.read_text()) == []
     assert json.loads(report.report_json.read_text())["errors"] == [{"path": "a.jpg", "reason": "empty file (0 bytes)"}]
 
 
@@ -483,4 +485,5 @@ def test_an_optional_output_does_not_prefix_the_main_output_columns(tmp_path):
     wf.add_task(WithOptional(), auto_connect=True)
     write_images(tmp_path / "in", {"x.png": 0})
     report = run_on(wf, folder=tmp_path / "in", output_dir=tmp_path / "out")
-    assert list(read_csv(report.results_csv)[0]) == ["path", "label", "score", "top_k"]
+    # the main output's columns stay bare; the optional output's (declared, so always in the header) are prefixed
+    assert list(read_csv(report.results_csv)[0]) == ["path", "label", "score", "top_k", "detections.count", "detections.boxes"]

@@ -130,7 +130,7 @@ def test_a_setup_error_while_running_is_raised_once_never_retried_per_image(env,
     assert calls(env) == ["run_batch"]  # one batch, not 50 retries
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["fatal"].startswith("SetupError: task 'cls': class_file") and report["failed"] == 0
-    assert (tmp_path / "out" / "results.csv").read_text() == "path\n"
+    assert (tmp_path / "out" / "results.csv").read_text() == "path,label,score,top_k\n"  # the header of the declared outputs
 
 
 def test_per_image_failures_are_reported_and_the_others_processed(env, folder, capsys, tmp_path):
