@@ -34,23 +34,21 @@ def _put_label(canvas: np.ndarray, text: str, x: int, y: int, bg=TEXT_BG) -> Non
     cv2.putText(canvas, text, (x + 2, y + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOR, thick, cv2.LINE_AA)
 
 
-MIN_LABELLED_SIDE = 128  # smaller images are enlarged so that a label neither hides them nor gets clipped
-
-
-def _readable_copy(image: np.ndarray) -> np.ndarray:
-    """A copy of ``image``, enlarged by a whole factor (nearest neighbour) when its shorter side is under 128 px."""
-    factor = -(-MIN_LABELLED_SIDE // max(1, min(image.shape[:2])))
+def _readable_copy(image: np.ndarray, min_side: int) -> np.ndarray:
+    """A copy of ``image``, enlarged by a whole factor (nearest neighbour) when its shorter side is under ``min_side``."""
+    factor = -(-min_side // max(1, min(image.shape[:2])))
     if factor <= 1:
         return np.ascontiguousarray(image).copy()
     return np.ascontiguousarray(image.repeat(factor, axis=0).repeat(factor, axis=1))
 
 
-def draw_labels(image: np.ndarray, lines: Sequence[str]) -> np.ndarray:
+def draw_labels(image: np.ndarray, lines: Sequence[str], min_side: int = 0) -> np.ndarray:
     """A copy of ``image`` with ``lines`` (e.g. "tabby 0.87") stacked in the top-left corner.
 
-    Images with a shorter side under 128 px (digits, thumbnails) are enlarged first so the label stays readable.
+    The copy keeps the input size, unless its shorter side is under ``min_side`` (digits, thumbnails):
+    then it is enlarged by a whole factor first so the label stays readable.
     """
-    canvas = _readable_copy(image)
+    canvas = _readable_copy(image, min_side)
     y = 0
     for text in lines:
         _put_label(canvas, text, 0, y)
@@ -71,12 +69,13 @@ def draw_boxes(image: np.ndarray, boxes: Sequence[Sequence[float]], texts: Seque
     return canvas
 
 
-def item_outputs(image: np.ndarray, detections: DetectionsResult | None, found: ImageClassification) -> dict[str, Any]:
-    """The task's outputs for one image: ``classification``, the annotated ``image`` and, in ROI mode,
-    the relabelled ``detections`` drawn on it."""
+def item_outputs(image: np.ndarray, detections: DetectionsResult | None, found: ImageClassification,
+                 min_side: int = 0) -> dict[str, Any]:
+    """The task's outputs for one image: ``classification``, the annotated ``image`` (enlarged only to reach
+    ``min_side``) and, in ROI mode, the relabelled ``detections`` drawn on it."""
     if detections is None:
         top = found.whole.top
-        return {"classification": found.whole, "image": draw_labels(image, [f"{top.label} {top.score:.2f}"] if top else [])}
+        return {"classification": found.whole, "image": draw_labels(image, [f"{top.label} {top.score:.2f}"] if top else [], min_side)}
     texts = [f"{r.top.label} {r.top.score:.2f}" if r.top else "" for r in found.boxes]
     return {"classification": found.whole, "detections": relabelled(detections, found.boxes),
             "image": draw_boxes(image, detections.boxes, texts)}

@@ -80,6 +80,7 @@ def resolve_source(params, model_path: str | os.PathLike | None = None, *,
         with blame(task_id, "parameter 'class_file'"):
             class_names = read_class_file(params.class_file)
     path = model_path or params.model_weight_file
+    check_dataset(params, model_path, task_id)
     if path:
         where = "input 'model'" if model_path else "parameter 'model_weight_file'"
         with blame(task_id, where):
@@ -114,6 +115,20 @@ def _checkpoint_source(path: Path, params, arch: str, class_names, task_id: str,
 
     return ModelSource(manifest.arch, list(manifest.class_names), prep, f"checkpoint:{manifest.arch}:{file_identity(path)}",
                        f"{manifest.arch} from '{path}'", where, factory)
+
+
+def check_dataset(params, model_path, task_id: str) -> None:
+    """Ikomia's ``dataset``: Custom needs weights of its own, ImageNet takes none.
+
+    Raises:
+        CheckpointError: Custom without a weight file or model input, ImageNet with a model input.
+    """
+    if params.dataset == "Custom" and not (model_path or params.model_weight_file):
+        raise CheckpointError(f"task '{task_id}': parameter 'dataset': 'Custom' needs model_weight_file (and class_file "
+                              "for a plain state dict) or a model input; dataset 'ImageNet' uses the pretrained weights")
+    if params.dataset == "ImageNet" and model_path:
+        raise CheckpointError(f"task '{task_id}': parameter 'dataset': 'ImageNet' uses the pretrained weights, but the "
+                              f"model input holds '{model_path}': set dataset to Custom, or leave it out")
 
 
 def source_identity(params, model_path=None) -> str:

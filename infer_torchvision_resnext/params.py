@@ -4,13 +4,14 @@ from __future__ import annotations
 import os
 from typing import Literal, Optional
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from workflow.params import TaskParams
+from workflow.params import TaskParams, path_field
 
 # Parameters whose change invalidates the loaded model (batch_size only changes how batches are split).
 MODEL_PARAMS = frozenset({"model_name", "input_size", "pretrained_weights", "model_weight_file", "class_file",
-                          "device", "precision", "backend"})
+                          "device", "precision", "backend", "dataset"})
+_CUDA_FLAGS = {"true": "cuda", "1": "cuda", "yes": "cuda", "on": "cuda", "false": "cpu", "0": "cpu", "no": "cpu", "off": "cpu"}
 _FULL_NAMES = {"resnext50_32x4d": "resnext50", "resnext101_32x8d": "resnext101"}
 
 
@@ -24,17 +25,25 @@ class InferResnextParams(TaskParams):
         "or the checkpoint's; the resize size follows the weights' ratio (e.g. 232/224)")
     pretrained_weights: Literal["DEFAULT", "IMAGENET1K_V1", "IMAGENET1K_V2"] = Field(
         "DEFAULT", description="torchvision weights when no model_weight_file is given (V2 is not offered for resnext101_64x4d)")
-    model_weight_file: Optional[str] = Field(
+    model_weight_file: Optional[str] = path_field(
         None, validation_alias=AliasChoices("model_weight_file", "model_path"),
         description="checkpoint written by train_torchvision_resnext, or a plain torchvision state dict (with class_file)")
-    class_file: Optional[str] = Field(None, description="class names, one per line (overrides the checkpoint's)")
+    class_file: Optional[str] = path_field(None, description="class names, one per line (overrides the checkpoint's)")
     top_k: int = Field(5, ge=1, description="how many classes get_results() returns, best first")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available, else cpu")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", validation_alias=AliasChoices("device", "cuda"),
+        description="auto: cuda when available, else cpu; Ikomia's cuda: true/false means device cuda/cpu")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto: bf16 on CPUs with AMX/AVX512-BF16, fp16 on CUDA, else fp32")
     backend: Literal["auto", "torch", "openvino"] = Field(
         "auto", description="auto: OpenVINO on CPU when installed, else torch")
     batch_size: int = Field(8, ge=1, le=1024, description="images per forward pass in folder/video runs")
+    dataset: Optional[Literal["ImageNet", "Custom"]] = Field(
+        None, description="Ikomia's choice of weights: ImageNet (pretrained_weights) or Custom (model_weight_file + "
+        "class_file, or the model input); empty: Custom when a weight file or model input is given")
+    annotated_min_side: int = Field(
+        0, ge=0, le=4096, description="enlarge the annotated image (whole factor, nearest neighbour) until its shorter "
+        "side reaches this, so labels stay readable on thumbnails; 0 keeps the input size")
 
     @field_validator("model_name", mode="before")
     @classmethod
@@ -49,10 +58,35 @@ class InferResnextParams(TaskParams):
     def _upper_weights(cls, value):
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("device", "precision", "backend", mode="before")
+    @field_validator("device", mode="before")
+    @classmethod
+    def _device_or_cuda_flag(cls, value):
+        """Ikomia's ``cuda`` flag arrives here too: true -> cuda, false -> cpu."""
+        if isinstance(value, bool):
+            return "cuda" if value else "cpu"
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return _CUDA_FLAGS.get(value, value)
+        return value
+
+    @field_validator("precision", "backend", mode="before")
     @classmethod
     def _lower_choice(cls, value):
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("dataset", mode="before")
+    @classmethod
+    def _dataset_name(cls, value):
+        if isinstance(value, str):
+            return {"imagenet": "ImageNet", "custom": "Custom"}.get(value.strip().lower(), value)
+        return value
+
+    @model_validator(mode="after")
+    def _imagenet_has_no_weight_file(self):
+        if self.dataset == "ImageNet" and self.model_weight_file:
+            raise ValueError(f"dataset 'ImageNet' uses the pretrained weights, but model_weight_file is "
+                             f"'{self.model_weight_file}': set dataset to Custom, or leave it out")
+        return self
 
     @field_validator("model_weight_file", "class_file", mode="before")
     @classmethod

@@ -84,7 +84,7 @@ class InferTorchvisionResnext(Task):
         images = [it["image"] for it in items]
         boxes = [d.boxes if d is not None else None for d in dets]
         found = self.load_model(model_path).classify(images, boxes, self.params.top_k)
-        return [item_outputs(image, det, res) for image, det, res in zip(images, dets, found)]
+        return [item_outputs(image, det, res, self.params.annotated_min_side) for image, det, res in zip(images, dets, found)]
 
     def get_results(self):
         """Top-k :class:`ClassScore` list (float softmax, best first); in ROI mode the relabelled DetectionsResult."""

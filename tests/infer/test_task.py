@@ -37,7 +37,8 @@ def classify(task, image, **inputs):
 def test_defaults_follow_ikomia_names():
     p = InferTorchvisionResnext().get_parameters()
     assert p == {"model_name": "resnext50", "input_size": None, "pretrained_weights": "DEFAULT", "model_weight_file": None,
-                 "class_file": None, "top_k": 5, "device": "auto", "precision": "auto", "backend": "auto", "batch_size": 8}
+                 "class_file": None, "top_k": 5, "device": "auto", "precision": "auto", "backend": "auto", "batch_size": 8,
+                 "dataset": None, "annotated_min_side": 0}
 
 
 def test_strings_are_coerced_and_aliases_accepted():
@@ -372,12 +373,13 @@ def test_folder_run_writes_one_csv_row_per_image_with_top1_and_top_k(probe, phot
     assert sorted(p.relative_to(tmp_path / "out").parent.as_posix() for p in (tmp_path / "out").rglob("*.jpg")) == [".", "sub", "sub"]
 
 
-def test_small_images_are_enlarged_before_labelling():
+def test_small_images_are_enlarged_before_labelling_only_when_asked():
     from infer_torchvision_resnext.annotate import draw_labels
 
     digit = np.zeros((28, 20, 3), np.uint8)
     digit[10:18, 8:12] = 255
-    drawn = draw_labels(digit, ["7 0.99"])
+    assert draw_labels(digit, ["7 0.99"]).shape == digit.shape, "by default the annotated image keeps the input size"
+    drawn = draw_labels(digit, ["7 0.99"], min_side=128)
     assert drawn.shape == (28 * 7, 20 * 7, 3), "the shorter side (20) is enlarged 7x to reach 128 px"
     assert np.array_equal(drawn[-40:], digit.repeat(7, 0).repeat(7, 1)[-40:]), "below the label: the enlarged pixels"
     assert not np.array_equal(drawn[:20], digit.repeat(7, 0).repeat(7, 1)[:20]), "the label is drawn at the top"
