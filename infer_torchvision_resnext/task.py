@@ -23,6 +23,7 @@ class InferTorchvisionResnext(Task):
     name = "infer_torchvision_resnext"
     description = "ResNeXt image classification (torchvision weights or a trained checkpoint; OpenVINO/torch)"
     Params = InferResnextParams
+    request_params = frozenset({"top_k"})  # what one `workflow serve` request may change (no model rebuild)
     inputs = (
         Port("image", Image, description="HxWx3 uint8 RGB image"),
         Port("detections", Detections, optional=True, description="boxes to classify one by one (ROI mode)"),

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", metavar="DIR", help="output folder (default: runs/<pipeline name>)")
     run.add_argument("--resume", action="store_true", help="skip the items already in the output's results")
     run.add_argument("--no-images", action="store_true", help="do not write output images")
+    from workflow.serve.command import add_parser as add_serve_parser  # no FastAPI import
+
+    add_serve_parser(sub, [common])
     schema = sub.add_parser("schema", parents=[common], help="print the JSON Schema of pipeline files")
     schema.add_argument("--no-params", action="store_true", help="leave out the per-task parameter schemas")
     return parser
@@ -200,3 +203,12 @@ def cmd_schema(args: argparse.Namespace, registry: Registry) -> int:
 
 
 _COMMANDS = {"list": cmd_list, "describe": cmd_describe, "validate": cmd_validate, "run": cmd_run, "schema": cmd_schema}
+
+
+def cmd_serve(args: argparse.Namespace, registry: Registry) -> int:
+    from workflow.serve.command import run_command
+
+    return run_command(args, registry)
+
+
+_COMMANDS["serve"] = cmd_serve
