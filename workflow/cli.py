@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", metavar="DIR", help="output folder (default: runs/<pipeline name>)")
     run.add_argument("--resume", action="store_true", help="skip the items already in the output's results")
     run.add_argument("--no-images", action="store_true", help="do not write output images")
+    run.add_argument("--batch-size", type=int, metavar="B", help="images per batch (default: the tasks' hint, else 8)")
+    run.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local: this machine; ray: a folder on Ray Data actors (needs the 'ray' extra)")
+    run.add_argument("--ray-address", metavar="ADDR", help="engine ray: cluster to join (default $RAY_ADDRESS, else a local Ray)")
+    run.add_argument("--actors", type=int, metavar="N", help="engine ray: actors in the pool (default: cluster CPUs / --actor-cpus)")
+    run.add_argument("--actor-cpus", type=int, default=1, metavar="C", help="engine ray: CPUs (and threads) per actor (default 1)")
     from workflow.serve.command import add_parser as add_serve_parser  # no FastAPI import
 
     add_serve_parser(sub, [common])
@@ -157,9 +163,19 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
 
     wf = load_workflow(args.file, registry, Workflow, check_paths=True)  # input paths checked before any model
     output = Path(args.output) if args.output else Path("runs") / wf.name
+    inputs = parse_inputs(args.input, list(wf.inputs))
     try:
-        report = run_inputs(wf, parse_inputs(args.input, list(wf.inputs)), output, resume=args.resume,
-                            save_images=not args.no_images)
+        if args.engine == "ray":
+            from workflow.ray_engine import run_inputs_on_ray
+
+            report = run_inputs_on_ray(wf, inputs, output, resume=args.resume, save_images=not args.no_images,
+                                       batch_size=args.batch_size, actors=args.actors, actor_cpus=args.actor_cpus,
+                                       address=args.ray_address)
+        elif args.actors or args.ray_address:
+            raise InputError("--actors and --ray-address need --engine ray")
+        else:
+            report = run_inputs(wf, inputs, output, resume=args.resume, save_images=not args.no_images,
+                                **({"batch_size": args.batch_size} if args.batch_size else {}))
     except RunInterrupted as exc:
         print(f"error: interrupted; partial results kept: {exc.report.summary()}", file=sys.stderr)
         return 130

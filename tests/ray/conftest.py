@@ -1,0 +1,16 @@
+"""One local Ray for the whole session (2 CPUs, no dashboard), started by the first test that needs it.
+
+Ray comes with the ``ray`` extra, which ``make install`` (and so CI) installs.
+"""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()
