@@ -58,7 +58,11 @@ def test_describe_health_ready_docs(tmp_path):
         spec = client.get("/openapi.json").json()
         assert {"/run", "/pipeline", "/health", "/ready", "/metrics"} <= set(spec["paths"])
         assert "multipart/form-data" in spec["paths"]["/run"]["post"]["requestBody"]["content"]
-        assert client.get("/docs").status_code == 200
+        docs = client.get("/docs")
+        assert docs.status_code == 200 and "swagger-ui-bundle.js" in docs.text
+        assert "cdn" not in docs.text.lower() and "https://" not in docs.text  # works offline: assets come from here
+        script = client.get("/docs/assets/swagger-ui-bundle.js")
+        assert script.status_code == 200 and len(script.content) > 100_000
         page = client.get("/")
         assert page.status_code == 200 and "<script>" in page.text and "http" not in page.text.split("<script>")[1]
 

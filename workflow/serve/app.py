@@ -13,6 +13,7 @@ from workflow.errors import WorkflowError
 
 from .batching import Batcher
 from .config import ServeConfig
+from .docs import add_offline_docs
 from .limits import HTTPProblem, LimitsMiddleware
 from .metrics import ServeMetrics
 from .routes import build_router
@@ -54,10 +55,11 @@ def create_app(service: PipelineService, config: ServeConfig) -> FastAPI:
             state.decode_pool.shutdown(wait=True)
             log.info("batcher stopped")
 
-    app = FastAPI(title=f"workflow serve: {service.wf.name}", lifespan=lifespan,
+    app = FastAPI(title=f"workflow serve: {service.wf.name}", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Runs the pipeline on images sent to POST /run; concurrent requests are batched.")
     app.state.serve = state
     app.include_router(build_router(state))
+    add_offline_docs(app)
     app.add_middleware(LimitsMiddleware, max_body_bytes=config.max_body_bytes, token=config.token)
 
     @app.middleware("http")

@@ -11,6 +11,11 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 OPEN_PATHS = frozenset({"/", "/health", "/ready", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
 
 
+def _open(path: str) -> bool:
+    """Paths anyone may read: the page, liveness, and the API description with its assets."""
+    return path in OPEN_PATHS or path.startswith("/docs/assets/")
+
+
 class HTTPProblem(Exception):
     """An error answered with ``status`` and a one-line ``detail`` (plus optional headers)."""
 
@@ -52,7 +57,7 @@ class LimitsMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if self.token is not None and scope.get("path", "") not in OPEN_PATHS and not self._authorised(headers):
+        if self.token is not None and not _open(scope.get("path", "")) and not self._authorised(headers):
             await _send_problem(send, 401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')",
                                 {"WWW-Authenticate": "Bearer"})
             return
