@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=160, help="training images (a multiple of 10)")
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
+
+    from workflow.runtime import cpu_info
+
+    print(cpu_info().describe(), flush=True)
     logging.basicConfig(level=logging.WARNING)
     from train_torchvision_resnext.sample_data import export_digits
 

@@ -1,11 +1,13 @@
 """Drawing results on images (OpenCV, imported lazily). Images are RGB; the input is never modified."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from infer_torchvision_resnext.roi import relabelled
+from workflow.imaging import max_image_pixels
 
 if TYPE_CHECKING:  # pragma: no cover
     from infer_torchvision_resnext.classifier import ImageClassification
@@ -34,9 +36,18 @@ def _put_label(canvas: np.ndarray, text: str, x: int, y: int, bg=TEXT_BG) -> Non
     cv2.putText(canvas, text, (x + 2, y + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOR, thick, cv2.LINE_AA)
 
 
+MAX_LABELLED_SIDE = 16384  # enlarged copies stop here (JPEG's limit is 65500; a strip gains nothing from it)
+
+
 def _readable_copy(image: np.ndarray, min_side: int) -> np.ndarray:
-    """A copy of ``image``, enlarged by a whole factor (nearest neighbour) when its shorter side is under ``min_side``."""
-    factor = -(-min_side // max(1, min(image.shape[:2])))
+    """A copy of ``image``, enlarged by a whole factor (nearest neighbour) when its shorter side is under ``min_side``.
+
+    The enlarged copy keeps to the decoder's pixel budget (:func:`workflow.imaging.max_image_pixels`): a 1x60000
+    strip is enlarged only as far as that allows, never ``min_side`` times in both directions.
+    """
+    h, w = image.shape[:2]
+    factor = -(-min_side // max(1, min(h, w)))
+    factor = min(factor, max(1, math.isqrt(max_image_pixels() // max(1, h * w))), max(1, MAX_LABELLED_SIDE // max(h, w)))
     if factor <= 1:
         return np.ascontiguousarray(image).copy()
     return np.ascontiguousarray(image.repeat(factor, axis=0).repeat(factor, axis=1))

@@ -15,11 +15,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Runtime:
-    """Concrete execution choices: ``backend`` torch/openvino, ``device`` cpu/cuda, ``precision`` fp32/bf16/fp16."""
+    """Concrete execution choices: ``backend`` torch/openvino, ``device`` cpu/cuda, ``precision`` fp32/bf16/fp16/int8
+    (``int8_model``: the INT8 OpenVINO model file that precision int8 runs)."""
 
     backend: str
     device: str
     precision: str
+    int8_model: str | None = None
 
 
 @runtime_checkable

@@ -42,14 +42,16 @@ def _warn_no_openvino() -> None:
 
 
 def resolve_runtime(device: str = "auto", precision: str = "auto", backend: str = "auto", *,
-                    task_id: str = "") -> Runtime:
+                    task_id: str = "", int8_model: str | None = None, int8_agreement: float | None = None) -> Runtime:
     """Turn ``auto`` choices into concrete ones and refuse impossible combinations.
 
     Args:
         device: ``auto``, ``cpu`` or ``cuda``.
-        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``.
+        precision: ``auto``, ``fp32``, ``bf16``, ``fp16`` or ``int8``.
         backend: ``auto``, ``torch`` or ``openvino``.
         task_id: named in errors.
+        int8_model: a calibrated INT8 model of the weights (:mod:`.int8_select`); None: int8 is not possible.
+        int8_agreement: its recorded top-1 agreement with fp32, which ``auto`` weighs.
 
     Raises:
         ModelSetupError: cuda requested without a GPU, openvino requested but missing or with cuda,
@@ -64,7 +66,10 @@ def resolve_runtime(device: str = "auto", precision: str = "auto", backend: str 
             raise ModelSetupError(f"{who}parameter 'backend' is 'openvino' but the openvino package is not installed "
                                   f"(pip install 'cv-workflow[openvino]'); use backend 'auto' or 'torch'")
     try:
-        chosen = shared_runtime.resolve_runtime(device, precision, task_id=task_id, cpu_only=backend == "openvino")
+        chosen = shared_runtime.resolve_runtime(device, precision, task_id=task_id,
+                                                cpu_only=backend == "openvino" or precision == "int8",
+                                                int8=int8_model is not None and backend != "torch",
+                                                int8_agreement=int8_agreement)
     except ParamError as exc:
         raise ModelSetupError(str(exc)) from None
     if backend == "auto":
@@ -74,7 +79,7 @@ def resolve_runtime(device: str = "auto", precision: str = "auto", backend: str 
     if backend == "torch" and chosen.device == "cpu" and chosen.precision == "fp16":
         raise ModelSetupError(f"{who}parameter 'precision' is 'fp16', which the torch CPU path does not support; "
                               f"use 'bf16', 'fp32' or backend 'openvino'")
-    return Runtime(backend, chosen.device, chosen.precision)
+    return Runtime(backend, chosen.device, chosen.precision, int8_model if chosen.precision == "int8" else None)
 
 
 def create_backend(model_factory: Callable[[], torch.nn.Module], prep: Preprocessing, runtime: Runtime, *,

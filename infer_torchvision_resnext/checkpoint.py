@@ -17,11 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infer_torchvision_resnext.models import (create_model, imagenet_categories, resolve_arch, resolve_weights,
+from infer_torchvision_resnext.checkpoint_checks import check_archive, check_manifest, check_state_dict
+from infer_torchvision_resnext.models import (ARCHS, create_model, imagenet_categories, resolve_arch, resolve_weights,
                                               weights_file_name)
 from infer_torchvision_resnext.recipe import Preprocessing
-from workflow.errors import SetupError
-from workflow.files import atomic_target
+from workflow.errors import SetupError, WorkflowError
+from workflow.files import atomic_target, read_regular_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 FORMAT_TAG = "workflow-resnext-checkpoint"
+MAX_CLASS_FILE_BYTES = 16 << 20
 
 
 class CheckpointError(SetupError):
@@ -129,14 +131,16 @@ def read_class_file(path: str | os.PathLike) -> list[str]:
     """Class names, one per non-empty line (surrounding spaces stripped).
 
     Raises:
-        CheckpointError: missing, unreadable or empty file.
+        CheckpointError: missing, unreadable, not a regular file, larger than 16 MB, or empty file.
     """
     path = Path(path)
     try:
-        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_regular_file(path, MAX_CLASS_FILE_BYTES, "class file").decode("utf-8")
+    except WorkflowError as exc:
+        raise CheckpointError(str(exc)) from None
+    except UnicodeDecodeError as exc:
         raise CheckpointError(f"class file '{path}' cannot be read: {type(exc).__name__}: {exc}") from None
-    names = [n for n in names if n]
+    names = [n for n in (line.strip() for line in text.splitlines()) if n]
     if not names:
         raise CheckpointError(f"class file '{path}' has no class names (expected one name per line)")
     return names
@@ -147,6 +151,7 @@ def _torch_load(path: Path, map_location) -> Any:
 
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' does not exist" if not path.exists() else f"checkpoint '{path}' is not a file")
+    check_archive(path, CheckpointError)  # declared sizes before torch.load allocates them
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -200,6 +205,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", *, arch: str | 
     if isinstance(obj, dict) and obj.get("format") == FORMAT_TAG:
         if not isinstance(obj.get("manifest"), dict):
             raise CheckpointError(f"checkpoint '{path}' has no manifest")
+        check_manifest(obj["manifest"], path, set(ARCHS), CheckpointError)  # shape and sizes before any use
         try:
             manifest = Manifest.from_dict(obj["manifest"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -210,6 +216,9 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", *, arch: str | 
         state_dict = obj.get("state_dict")
         if not isinstance(state_dict, dict):
             raise CheckpointError(f"checkpoint '{path}' has no state_dict")
+        check_state_dict(state_dict, path, CheckpointError)
+        if not isinstance(obj.get("extra") or {}, dict):
+            raise CheckpointError(f"checkpoint '{path}': field 'extra' must be a mapping")
         if class_names is not None:
             manifest.class_names = list(class_names)
         _check_class_count(path, state_dict, manifest.class_names)
@@ -217,6 +226,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", *, arch: str | 
     state_dict = _plain_state_dict(obj)
     if state_dict is None:
         raise CheckpointError(f"checkpoint '{path}' has no manifest and is not a plain ResNeXt state dict")
+    check_state_dict(state_dict, path, CheckpointError)
     if arch is None:
         raise CheckpointError(f"checkpoint '{path}' is a plain state dict without a manifest: give its architecture "
                               f"(model_name) and a class file")

@@ -18,6 +18,7 @@ import numpy as np
 
 from infer_torchvision_resnext.backend import Backend, Runtime
 from infer_torchvision_resnext.backends import create_backend, resolve_runtime
+from infer_torchvision_resnext.int8_select import int8_entry
 from infer_torchvision_resnext.model_source import ModelSource, blame, resolve_source, source_identity
 from infer_torchvision_resnext.preprocess import preprocess
 from infer_torchvision_resnext.recipe import Preprocessing
@@ -69,7 +70,10 @@ class Classifier:
         """
         start = time.perf_counter()
         source = resolve_source(params, model_path, task_id=task_id)
-        runtime = resolve_runtime(params.device, params.precision, params.backend, task_id=task_id)
+        int8 = int8_entry(params, source, task_id=task_id)
+        runtime = resolve_runtime(params.device, params.precision, params.backend, task_id=task_id,
+                                  int8_model=str(int8.xml) if int8 else None,
+                                  int8_agreement=int8.agreement if int8 else None)
         with blame(task_id, source.where):
             backend = create_backend(source.factory, source.prep, runtime, cache_key=source.cache_key,
                                      batch_size=params.batch_size, num_classes=len(source.class_names))

@@ -38,6 +38,7 @@ class ModelSource:
     description: str
     where: str
     factory: Callable[[], Any] = field(repr=False)
+    weights_file: Path | None = None  # the file holding the weights (its SHA-256 keys INT8 models)
 
 
 @contextmanager
@@ -97,7 +98,8 @@ def resolve_source(params, model_path: str | os.PathLike | None = None, *,
     prep = Preprocessing.from_weights(weights, params.input_size)
     ident = file_identity(weights_cache_path(weights))
     return ModelSource(arch, names, prep, f"torchvision:{weights}:{ident}", f"{arch} ({weights})",
-                       "parameter 'pretrained_weights'", lambda: create_model(arch, weights=weights))
+                       "parameter 'pretrained_weights'", lambda: create_model(arch, weights=weights),
+                       weights_cache_path(weights))
 
 
 def _checkpoint_source(path: Path, params, arch: str, class_names, task_id: str, where: str) -> ModelSource:
@@ -114,7 +116,7 @@ def _checkpoint_source(path: Path, params, arch: str, class_names, task_id: str,
         return build_model(loaded)
 
     return ModelSource(manifest.arch, list(manifest.class_names), prep, f"checkpoint:{manifest.arch}:{file_identity(path)}",
-                       f"{manifest.arch} from '{path}'", where, factory)
+                       f"{manifest.arch} from '{path}'", where, factory, path)
 
 
 def check_dataset(params, model_path, task_id: str) -> None:

@@ -177,7 +177,8 @@ class OpenVINOBackend:
     Args:
         model_factory: zero-argument callable building the torch classifier (called only on a cache miss).
         prep: crop size and mean/std baked into the graph.
-        runtime: resolved precision (``fp32``/``bf16``/``fp16`` -> the CPU's inference precision hint).
+        runtime: resolved precision (``fp32``/``bf16``/``fp16`` -> the CPU's inference precision hint; ``int8``:
+            the calibrated model ``runtime.int8_model``).
         cache_key: identity of the weights (file + size + mtime, or torchvision weights name); None: no cache.
         batch_size: images per task batch, split over parallel requests; 1 compiles for latency instead.
         num_classes: head size (part of the cache key).
@@ -192,7 +193,10 @@ class OpenVINOBackend:
         self.runtime = runtime
         self.prep = prep
         hint = "LATENCY" if batch_size == 1 else "THROUGHPUT"
-        self.compiled = compiled_model(model_factory, prep, runtime.precision, num_classes, cache_key, hint)
+        if runtime.precision == "int8":
+            self.compiled = compiled_int8(Path(runtime.int8_model), hint)
+        else:
+            self.compiled = compiled_model(model_factory, prep, runtime.precision, num_classes, cache_key, hint)
         self.num_requests = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         self.queue = ov.AsyncInferQueue(self.compiled, self.num_requests)
         self.queue.set_callback(self._on_done)
@@ -240,3 +244,39 @@ class OpenVINOBackend:
         finally:
             self.queue.wait_all()  # also when preparing a batch failed: no request may outlive this call
         return [results.pop(i) for i in range(len(inputs))]
+
+
+def fp32_model(model_factory: Callable[[], torch.nn.Module], prep: Preprocessing, num_classes: int,
+               cache_key: str | None):
+    """The converted fp32 ``openvino.Model`` (uint8 NHWC in), from the IR cache or a fresh conversion (to quantize)."""
+    import openvino as ov
+
+    key = model_key(cache_key, prep, num_classes) if cache_key else None
+    with _LOCK:
+        return _load_or_convert(model_factory, prep, key, ov.Core())
+
+
+def compile_for_check(ov_model):
+    """``ov_model`` compiled for one request at a time (accuracy checks, not speed)."""
+    import openvino as ov
+
+    return ov.Core().compile_model(ov_model, "CPU", {"PERFORMANCE_HINT": "LATENCY", **extra_config()})
+
+
+def compiled_int8(xml: Path, hint: str = "THROUGHPUT"):
+    """The INT8 model saved at ``xml`` compiled for the CPU (kept in the in-process cache)."""
+    import openvino as ov
+
+    st = xml.stat()
+    mem_key = f"int8|{xml.resolve()}|{st.st_mtime_ns}|{hint}|{sorted(extra_config().items())}"
+    with _LOCK:
+        if mem_key in _COMPILED:
+            _COMPILED.move_to_end(mem_key)
+            stats["memory_hits"] += 1
+            return _COMPILED[mem_key]
+        core = ov.Core()
+        compiled = core.compile_model(core.read_model(str(xml)), "CPU", {"PERFORMANCE_HINT": hint, **extra_config()})
+        _COMPILED[mem_key] = compiled
+        while len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+        return compiled

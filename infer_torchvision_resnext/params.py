@@ -10,7 +10,7 @@ from workflow.params import TaskParams, path_field
 
 # Parameters whose change invalidates the loaded model (batch_size only changes how batches are split).
 MODEL_PARAMS = frozenset({"model_name", "input_size", "pretrained_weights", "model_weight_file", "class_file",
-                          "device", "precision", "backend", "dataset"})
+                          "device", "precision", "backend", "dataset", "calibration_folder"})
 _CUDA_FLAGS = {"true": "cuda", "1": "cuda", "yes": "cuda", "on": "cuda", "false": "cpu", "0": "cpu", "no": "cpu", "off": "cpu"}
 _FULL_NAMES = {"resnext50_32x4d": "resnext50", "resnext101_32x8d": "resnext101"}
 
@@ -33,8 +33,13 @@ class InferResnextParams(TaskParams):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", validation_alias=AliasChoices("device", "cuda"),
         description="auto: cuda when available, else cpu; Ikomia's cuda: true/false means device cuda/cpu")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto: bf16 on CPUs with AMX/AVX512-BF16, fp16 on CUDA, else fp32")
+    precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = Field(
+        "auto", description="auto: fp16 on CUDA; on the CPU bf16 with AMX/AVX512-BF16, else int8 where a calibrated "
+        "INT8 model of these weights agrees with fp32 on >= 99% of top-1, else fp32; int8: OpenVINO + NNCF, needs "
+        "the INT8 model training writes next to best.pt or a calibration_folder")
+    calibration_folder: Optional[str] = path_field(
+        None, description="images like the ones to classify (a few hundred; up to 400 are used) to calibrate an INT8 "
+        "model of these weights; cached by weights hash, preprocessing and images")
     backend: Literal["auto", "torch", "openvino"] = Field(
         "auto", description="auto: OpenVINO on CPU when installed, else torch")
     batch_size: int = Field(8, ge=1, le=1024, description="images per forward pass in folder/video runs")
@@ -88,7 +93,7 @@ class InferResnextParams(TaskParams):
                              f"'{self.model_weight_file}': set dataset to Custom, or leave it out")
         return self
 
-    @field_validator("model_weight_file", "class_file", mode="before")
+    @field_validator("model_weight_file", "class_file", "calibration_folder", mode="before")
     @classmethod
     def _path_to_str(cls, value):
         return os.fspath(value) if isinstance(value, os.PathLike) else value

@@ -11,6 +11,7 @@ process normalises them with the inference task's normaliser.
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from infer_torchvision_resnext.preprocess import preprocess
 from infer_torchvision_resnext.recipe import Preprocessing
 from train_torchvision_resnext.data import DatasetError, DatasetSplit, Sample, read_image
 from workflow.errors import InputError
+
+log = logging.getLogger(__name__)
 
 SMALL_INPUT = 96  # below this side, crops keep most of the image (small images have little to spare)
 
@@ -159,13 +162,25 @@ def _one_thread(_worker_id: int) -> None:
     torch.set_num_threads(1)  # workers decode and resize; the main process owns the cores for the model
 
 
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 2
+
+
 def auto_num_workers(world_size: int = 1) -> int:
     """Half the usable cores (at least 1, at most 4) shared among the processes of this machine."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 2
-    return max(1, min(4, cores // 2 // max(1, world_size)))
+    return max(1, min(4, _usable_cores() // 2 // max(1, world_size)))
+
+
+def capped_num_workers(requested: int, world_size: int = 1) -> int:
+    """``requested`` loader workers, cut down (with a warning) to this process's share of the usable cores."""
+    share = max(1, _usable_cores() // max(1, world_size))
+    if requested > share:
+        log.warning("num_workers %d is more than the %d usable core(s) of this process: using %d", requested, share, share)
+        return share
+    return requested
 
 
 @dataclass

@@ -50,6 +50,9 @@ class TrainParams(TaskParams):
     early_stopping_patience: int = Field(0, ge=0, description="stop after this many epochs without a better val top-1 (0: off)")
     resume: str | None = path_field(None, description="a run folder or a last.pt to continue from")
     export_onnx: bool = Field(False, description="also write best.onnx (needs the 'onnx' extra)")
+    quantize_int8: bool = Field(True, description="at the end, calibrate an INT8 OpenVINO model of best.pt on up to 300 "
+                                "training images (best.int8/, used by inference's precision int8/auto) and record its "
+                                "val top-1 and agreement with fp32 in metrics.json; skipped without the openvino extra")
     export_pth: bool = Field(True, description="kept for Ikomia scripts: best.pt/last.pt are always written")
     output_folder: str | None = path_field(None, must_exist=False, description="run folder (default: runs/train_torchvision_resnext/<timestamp> "
                                                         "under the working directory)")

@@ -15,7 +15,7 @@ import torch
 from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, build_model, load_checkpoint, save_checkpoint
 from infer_torchvision_resnext.preprocess import normalize_nchw
 from infer_torchvision_resnext.recipe import Preprocessing
-from train_torchvision_resnext import export, optim
+from train_torchvision_resnext import export, int8_export, optim
 from train_torchvision_resnext.data import DatasetSplit, load_dataset
 from train_torchvision_resnext.distributed import DistContext, average_buffers, init_distributed, wrap_model
 from train_torchvision_resnext.loaders import auto_num_workers, build_loaders
@@ -173,6 +173,8 @@ class _Run:
                     log.info("%s: early stop after epoch %d: no better val_top1 for %d epochs", self.task_id, epoch + 1, early.patience)
                 break
         onnx_path = self._export(prep, loaders) if p.export_onnx and ctx.is_main else None
+        if p.quantize_int8 and ctx.is_main:
+            int8_export.quantize_run(self.run_dir, self.split.train, self.split.val, task_id=self.task_id)
         ctx.barrier()
         return TrainResult(self.run_dir, self.run_dir / "best.pt", self.run_dir / "last.pt", self.names, list(history.rows),
                            early.best_epoch, float(early.best or 0.0), onnx_path, stopped, model)

@@ -7,16 +7,21 @@ Exit codes: 0 on success, 1 on an error (one line, ``error: ...``, on stderr),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from workflow.errors import InputError, WorkflowError
+from workflow.files import is_safe_name
+from workflow.imaging import decoding_file
 from workflow.pipeline_schema import one_line
 from workflow.registry import Registry
 
@@ -65,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.verbose, args.strict = getattr(args, "verbose", False), getattr(args, "strict", False)
     _setup_logging(args.verbose)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _sigterm_as_interrupt():
         warnings.simplefilter("default")
         warnings.showwarning = _show_warning
         try:
@@ -89,12 +94,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, process managers) stops a command as Ctrl-C does: results flushed, report written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"warning: {one_line(str(message))}", file=sys.stderr)
+    text = one_line(str(message))
+    image = decoding_file()  # a decoder's warning names the file it came from
+    if image and image not in text:
+        text = f"{image}: {text}"
+    print(f"warning: {text}", file=sys.stderr)
 
 
 # -- commands ------------------------------------------------------------------------
@@ -162,6 +184,8 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
     from workflow.workflow import Workflow
 
     wf = load_workflow(args.file, registry, Workflow, check_paths=True)  # input paths checked before any model
+    if not args.output and not is_safe_name(wf.name):
+        raise InputError(f"pipeline name {wf.name!r} cannot name the default output folder: give --output")
     output = Path(args.output) if args.output else Path("runs") / wf.name
     inputs = parse_inputs(args.input, list(wf.inputs))
     try:
@@ -207,6 +231,8 @@ def parse_inputs(values: list[str], names: list[str]) -> dict[str, str]:
             name, path = names[0], value
         if name in inputs:
             raise InputError(f"--input: '{name}' is given twice")
+        if not path.strip():
+            raise InputError(f"--input {value!r}: no value for input '{name}' (write {name}=PATH)")
         inputs[name] = path
     return inputs
 

@@ -6,15 +6,18 @@ name) in the destination folder, then ``os.replace`` it over the target.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from workflow.errors import WorkflowError
+from workflow.errors import SetupError, WorkflowError
 
 _ODD = re.compile(r"[^\w.\- ()+,@=~]")
 _UMASK = os.umask(0)  # read once at import (os.umask can only be read by setting it)
@@ -44,6 +47,17 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def check_disk_full(exc: OSError, path: str | os.PathLike) -> None:
+    """Raise :class:`~workflow.errors.SetupError` naming ``path`` when ``exc`` means the disk (or quota, or
+    file-size limit) is full: no later item could be written either, so the run must stop, not skip the item."""
+    if exc.errno in DISK_FULL_ERRNOS:
+        raise SetupError(f"{path}: cannot write ({exc.strerror or os.strerror(exc.errno)}); "
+                         f"free some space and resume the run") from None
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write bytes through a temporary file and a rename (readers never see half a file)."""
     with atomic_target(path) as tmp:
@@ -56,29 +70,101 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def dump_json(value: Any) -> str:
-    """Indented JSON text (non-JSON values as ``str``), ending with a newline."""
-    return json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n"
+    """Indented JSON text (non-JSON values as ``str``), ending with a newline; always encodable as UTF-8."""
+    return escape_json_text(json.dumps(value, indent=2, default=str, ensure_ascii=False)) + "\n"
+
+
+def json_line(value: Any) -> str:
+    """One-line JSON text (non-JSON values as ``str``), without a newline: safe in a JSON Lines file."""
+    return escape_json_text(json.dumps(value, default=str, ensure_ascii=False))
+
+
+_JSON_UNSAFE = re.compile("[\ud800-\udfff\u2028\u2029\x85]")
+
+
+def escape_json_text(text: str) -> str:
+    """JSON text with lone surrogates (file names that are not UTF-8) and line separators written as ``\\uXXXX``.
+
+    Only valid inside JSON strings, where these characters can only appear; the result encodes as UTF-8 and
+    splits into lines only at real newlines, and ``json.loads`` gives back the same strings.
+    """
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_SAFE_NAME = re.compile(r"[^./\\~\-\s\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]{0,99}")
+
+
+def is_safe_name(name: object) -> bool:
+    """Whether ``name`` can be used as one path component: no separator, control character or leading
+    ``.``/``-``/``~``/space, at most 100 characters (pipeline names become output folders)."""
+    return isinstance(name, str) and _SAFE_NAME.fullmatch(name) is not None and name == name.rstrip()
+
+
+class FileReadError(WorkflowError):
+    """A file cannot be read as asked; ``reason`` says why without naming it (the message does)."""
+
+    def __init__(self, what: str, path: str | os.PathLike, reason: str):
+        super().__init__(f"{what} '{path}' cannot be read: {reason}")
+        self.reason = reason
+
+
+def read_regular_file(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; never blocks on a FIFO nor reads a device.
+
+    Raises:
+        FileReadError: missing, unreadable, not a regular file, or larger than ``max_bytes``; names the file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise FileReadError(what, path, exc.strerror or str(exc)) from None
+    with os.fdopen(fd, "rb") as fp:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileReadError(what, path, "not a regular file")
+        if st.st_size > max_bytes:
+            raise FileReadError(what, path, f"too large ({st.st_size} bytes; limit {max_bytes})")
+        data = fp.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FileReadError(what, path, f"too large (more than {max_bytes} bytes)")
+    return data
 
 
 def safe_relpath(name: str, max_part: int = 120) -> PurePosixPath:
     """A relative path made from ``name`` that cannot leave the folder it is joined to.
 
     Drops empty, ``.`` and ``..`` parts and drive/root prefixes, turns ``\\`` into ``/``, replaces
-    control and shell-odd characters by ``_`` and shortens long parts. Never empty.
+    control and shell-odd characters by ``_`` and shortens long parts. A part changed on the way
+    gets ``~`` and a short hash of the original before its extension, so distinct names stay
+    distinct (``x?y.jpg`` and ``x_y.jpg`` are two files) and the same name always maps alike. Never empty.
     """
     parts = []
     raw = str(name).replace("\\", "/").split("/")
     if re.fullmatch(r"[A-Za-z]:", raw[0]):  # a Windows drive such as "C:"
         raw = raw[1:]
-    for part in raw:
-        part = _ODD.sub("_", part).strip(" ")
+    for original in raw:
+        part = _ODD.sub("_", original).strip(" ")
         if part in ("", ".", "..") or set(part) == {"."}:
             continue
-        if len(part) > max_part:
-            stem, dot, ext = part.rpartition(".")
-            part = (stem[: max_part - len(ext) - 1] + dot + ext) if dot and len(ext) < 10 else part[:max_part]
+        if part != original or len(part) > max_part:
+            part = _tagged(_shortened(part, max_part - 9), original)
         parts.append(part)
     return PurePosixPath(*parts) if parts else PurePosixPath("_")
+
+
+def _shortened(part: str, limit: int) -> str:
+    """``part`` cut to ``limit`` characters, keeping a short extension."""
+    if len(part) <= limit:
+        return part
+    stem, dot, ext = part.rpartition(".")
+    return (stem[: limit - len(ext) - 1] + dot + ext) if dot and len(ext) < 10 else part[:limit]
+
+
+def _tagged(part: str, original: str) -> str:
+    """``part`` with ``~`` + 8 hex digits of the original's hash before its extension."""
+    digest = hashlib.sha1(original.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    stem, dot, ext = part.rpartition(".")
+    return f"{stem}~{digest}.{ext}" if dot and stem and len(ext) < 10 else f"{part}~{digest}"
 
 
 def output_path(output_dir: str | os.PathLike, name: str, suffix: str | None = None) -> Path:

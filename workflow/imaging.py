@@ -25,6 +25,7 @@ import io
 import math
 import os
 import re
+import threading
 from typing import BinaryIO
 
 from workflow.errors import InputError
@@ -78,7 +79,23 @@ def decode_bytes(data: bytes, name: str, min_side: int | None = None, max_pixels
     return _decode(io.BytesIO(data), name, min_side, max_pixels)
 
 
+_decoding = threading.local()
+
+
+def decoding_file() -> str | None:
+    """The file this thread is decoding right now (for naming a decoder's warnings), else None."""
+    return getattr(_decoding, "name", None)
+
+
 def _decode(fp: BinaryIO, name: str, min_side: int | None, max_pixels: int | None):
+    _decoding.name = name
+    try:
+        return _decode_named(fp, name, min_side, max_pixels)
+    finally:
+        _decoding.name = None
+
+
+def _decode_named(fp: BinaryIO, name: str, min_side: int | None, max_pixels: int | None):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     limit = max_pixels if max_pixels is not None else max_image_pixels()

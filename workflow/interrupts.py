@@ -7,6 +7,10 @@ from contextlib import contextmanager
 from typing import Iterator
 
 
+# SIGTERM joins Ctrl-C when the command line made it raise KeyboardInterrupt (see workflow.cli)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class SigintGuard:
     """Ctrl-C raises KeyboardInterrupt at once, except inside :meth:`critical` blocks (writing results),
     where it is held until the block ends. Installed only in the main thread over Python's default handler."""
@@ -15,14 +19,15 @@ class SigintGuard:
         self.depth, self.pending, self._old = 0, False, None
 
     def __enter__(self) -> SigintGuard:
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._old = signal.signal(signal.SIGINT, self._handle)
+        if threading.current_thread() is threading.main_thread():
+            self._old = {sig: signal.signal(sig, self._handle) for sig in _SIGNALS
+                         if signal.getsignal(sig) is signal.default_int_handler}
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-            self._old = None
+        for sig, old in (self._old or {}).items():
+            signal.signal(sig, old)
+        self._old = None
 
     def _handle(self, signum, frame) -> None:
         if self.depth:

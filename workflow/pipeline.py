@@ -21,9 +21,11 @@ from typing import Any, TypeVar
 import yaml
 
 from workflow.errors import ParamError, PipelineError, WorkflowError
+from workflow.files import FileReadError, read_regular_file
 from workflow.params import describe_params
 from workflow.pipeline_paths import missing_paths, resolve_paths
 from workflow.pipeline_save import dump_workflow, save_workflow
+from workflow.pipeline_yaml import parse_yaml
 from workflow.pipeline_schema import (FORMAT_VERSION, Locator, PipelineSpec, Problem, TaskSpec,
                                       check_schema, one_line, pipeline_error, pipeline_json_schema, suggest)
 from workflow.ports import resolve_data_type
@@ -37,6 +39,7 @@ __all__ = ["load_workflow", "loads_workflow", "save_workflow", "dump_workflow", 
 G = TypeVar("G", bound=Graph)
 _REF = re.compile(r"^\$(?:inputs\.(?P<input>[^.]+)|steps\.(?P<step>[^.]+)\.(?P<port>[^.]+))$")
 _REF_HELP = "expected '$inputs.<name>' or '$steps.<id>.<port>'"
+MAX_PIPELINE_BYTES = 8 << 20
 
 
 def load_workflow(path: str | os.PathLike, registry: Registry | None = None, graph_cls: type[G] = Graph,
@@ -71,16 +74,17 @@ def validate_file(path: str | os.PathLike, registry: Registry | None = None) -> 
 def _load(path: str | os.PathLike, registry: Registry | None, graph_cls: type[G] = Graph,
           check_paths: bool = False) -> tuple[G | None, list[Problem]]:
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return None, [Problem(str(path), None, "", f"cannot read the pipeline file: {reason}")]
+        text = read_regular_file(path, MAX_PIPELINE_BYTES, "pipeline file").decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return None, [Problem(str(path), None, "", f"cannot read the pipeline file: {exc}")]
+    except FileReadError as exc:  # missing, a FIFO or device, too large
+        return None, [Problem(str(path), None, "", f"cannot read the pipeline file: {exc.reason}")]
     return _build(text, str(path), registry or default_registry(), graph_cls, Path(path).resolve().parent, check_paths)
 
 
 def _build(text: str, source: str, registry: Registry, graph_cls: type[G], base_dir: Path | None = None,
            check_paths: bool = False) -> tuple[G | None, list[Problem]]:
-    data, locator, problems = _parse(text, source)
+    data, locator, problems = parse_yaml(text, source)
     if problems:
         return None, problems
     spec, problems = check_schema(data, locator)
@@ -93,43 +97,6 @@ def _build(text: str, source: str, registry: Registry, graph_cls: type[G], base_
         if problems:
             return None, problems
     return builder.workflow, []
-
-
-# -- stage 1: YAML ---------------------------------------------------------------
-def _parse(text: str, source: str) -> tuple[Any, Locator, list[Problem]]:
-    locator = Locator(source)
-    loader = None
-    try:
-        loader = yaml.SafeLoader(text)  # the reader already refuses non-printable characters
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        return None, locator, [Problem(source, mark.line + 1 if mark else None, "yaml", _yaml_message(exc))]
-    except yaml.YAMLError as exc:
-        line = text.count("\n", 0, getattr(exc, "position", 0)) + 1
-        return None, locator, [Problem(source, line, "yaml", one_line(str(exc)))]
-    except RecursionError:
-        return None, locator, [Problem(source, None, "yaml", "the document is nested too deeply")]
-    finally:
-        if loader is not None:
-            loader.dispose()
-    if node is None or data is None:
-        return None, locator, [Problem(source, 1, "document", f"the file is empty; expected a mapping with "
-                                                              f"'version: {FORMAT_VERSION}' and 'tasks'")]
-    locator = Locator(source, data, node)
-    if not isinstance(data, dict):
-        return None, locator, [Problem(source, locator.line(()), "document", f"expected a mapping with keys "
-                                       f"{', '.join(PipelineSpec.model_fields)}; got {type(data).__name__}")]
-    return data, locator, locator.duplicates
-
-
-def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
-    tag = re.search(r"tag '([^']*)'", exc.problem or "")
-    if isinstance(exc, yaml.constructor.ConstructorError) and tag:
-        return f"tag '{tag.group(1)}' is not allowed: pipeline files are read with a safe YAML loader (plain data only)"
-    context = f" ({exc.context})" if exc.context else ""
-    return one_line(f"syntax error: {exc.problem}{context}")
 
 
 class _Builder:
@@ -240,16 +207,21 @@ class _Builder:
     def check_graph(self) -> list[Problem]:
         wf, tasks = self.workflow, self.spec.tasks
         index = {t.id: i for i, t in enumerate(tasks)}
-        sources = {t.id: {e.src for e in wf.edges if e.dst == t.id and e.src != INPUTS} for t in tasks}
+        edges = wf.edges
+        sources: dict[str, set[str]] = {t.id: set() for t in tasks}
+        wired_ports: dict[str, set[str]] = {t.id: set() for t in tasks}
+        for e in edges:
+            wired_ports.setdefault(e.dst, set()).add(e.dst_port)
+            if e.src != INPUTS:
+                sources.setdefault(e.dst, set()).add(e.src)
         try:
             graphlib.TopologicalSorter(sources).prepare()
         except graphlib.CycleError as exc:
             cycle = exc.args[1]  # each id feeds the next one
-            port = next(e.dst_port for e in wf.edges if e.src == cycle[0] and e.dst == cycle[1])
+            port = next(e.dst_port for e in edges if e.src == cycle[0] and e.dst == cycle[1])
             return [self.problem(("tasks", index[cycle[1]], "inputs", port), f"cycle: {' -> '.join(cycle)}")]
         for i, task in enumerate(self.instances):
-            wired = {e.dst_port for e in wf.edges if e.dst == task.id}
-            missing = [p for p in task.inputs if not p.optional and p.name not in wired]
+            missing = [p for p in task.inputs if not p.optional and p.name not in wired_ports.get(task.id, ())]
             if missing:
                 port = missing[0]
                 return [self.problem(("tasks", i, "inputs"), f"required input '{port.name}' ({port.type.label}) is not "

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from workflow.errors import PipelineError, PluginError, did_you_mean
+from workflow.files import is_safe_name
 from workflow.ports import DATA_TYPES
 
 FORMAT_VERSION = 1
@@ -50,7 +51,8 @@ class PipelineSpec(_Spec):
     """A whole pipeline file (format version 1)."""
 
     version: int = Field(description="file format version", json_schema_extra={"const": FORMAT_VERSION})
-    name: str = "workflow"
+    name: str = Field("workflow", description="pipeline name; the default output folder is runs/<name>, so it must "
+                                              "be one safe path component (no '/', no leading '.', '-', '~')")
     inputs: dict[Name, InputSpec] = Field(default_factory=dict, description="workflow inputs by name")
     tasks: list[TaskSpec] = Field(description="the steps, in file order (auto-connect looks at earlier steps)")
     outputs: dict[str, Ref] = Field(default_factory=dict, description="output name -> $steps.<id>.<port>")
@@ -60,6 +62,15 @@ class PipelineSpec(_Spec):
     def _known_version(cls, value: int) -> int:
         if value != FORMAT_VERSION:
             raise ValueError(f"unsupported version {value}; this toolkit reads version {FORMAT_VERSION}")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not is_safe_name(value):
+            raise ValueError("must be one safe path component (it names the default output folder runs/<name>): "
+                             "no '/' or '\\', no control characters, not starting with '.', '-', '~' or a space, "
+                             "at most 100 characters")
         return value
 
 

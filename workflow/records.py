@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow.errors import InputError
-from workflow.files import atomic_target, output_path, safe_relpath
+from workflow.files import atomic_target, check_disk_full, output_path, safe_relpath
 from workflow.graph import Graph
 from workflow.ports import Image
 
@@ -25,6 +25,7 @@ class Recorder:
 
     def __init__(self, graph: Graph, output_dir: Path | None, save_images: bool, source_path: Path | None = None):
         self.output_dir, self.save_images, self.source_path = output_dir, save_images, source_path
+        self._claimed: dict[str, tuple] = {}  # saved file -> (item, output) that saved it in this run
         names = graph.output_names()
         ports = {n: graph.get_task(tid).output_port(port) for n, (tid, port) in names.items()}
         self.types = {n: p.type for n, p in ports.items()}
@@ -51,10 +52,19 @@ class Recorder:
                 row[col if out_name in self.bare and col not in key else f"{out_name}.{col}"] = cell
             rec["outputs"][out_name] = None if value is None else dtype.to_jsonable(value)
             if save_files and value is not None and out_name in self.image_outputs and self.save_images and self.output_dir:
-                rel = self.image_file_name(name, out_name)
+                rel = self.unique_file(self.image_file_name(name, out_name), (name, out_name))
                 save_image(value, self.checked_target(output_path(self.output_dir, rel)))
-                rec["outputs"][out_name]["file"] = safe_relpath(rel).as_posix()
+                rec["outputs"][out_name]["file"] = rel
         return row, rec
+
+    def unique_file(self, rel: str, owner: tuple) -> str:
+        """``safe_relpath(rel)``, with ``~2``, ``~3``... added when another item of this run already saved there."""
+        path = safe_relpath(rel)
+        n = 1
+        while self._claimed.setdefault(path.as_posix(), owner) != owner:
+            n += 1
+            path = path.with_name(f"{path.stem}~{n}{path.suffix}")
+        return path.as_posix()
 
     def checked_target(self, target: Path) -> Path:
         """``target``, unless saving there would overwrite the input file or a file of the input folder.
@@ -79,5 +89,9 @@ def save_image(array: Any, path: Path) -> None:
     from PIL import Image as PILImage
 
     options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
-    with atomic_target(path) as tmp:
-        PILImage.fromarray(array).save(tmp, format=PILImage.registered_extensions().get(path.suffix.lower()), **options)
+    try:
+        with atomic_target(path) as tmp:
+            PILImage.fromarray(array).save(tmp, format=PILImage.registered_extensions().get(path.suffix.lower()), **options)
+    except OSError as exc:
+        check_disk_full(exc, path)
+        raise

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 from workflow import sharding
 from workflow.context import RunContext, run_context
 from workflow.distributed import DistInfo
-from workflow.errors import InputError, WorkflowError
+from workflow.errors import InputError, SetupError, WorkflowError
 from workflow.executor import execute, prepare_tasks, run_static
 from workflow.files import atomic_write_text, dump_json
 from workflow.graph import INPUTS, Graph
@@ -199,6 +199,8 @@ def _run_batch(run: Run, batch: list[Item], videos: VideoOutputs | None) -> None
             continue
         try:
             rows.append(run.recorder.record(item.key, item.name, result.outputs, save_files=videos is None))
+        except SetupError:  # e.g. the disk is full: no later item can be saved either
+            raise
         except (WorkflowError, OSError, ValueError) as exc:  # could not save this item's images
             if run.source.strict:
                 raise

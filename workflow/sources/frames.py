@@ -39,5 +39,12 @@ class VideoSource(Source):
 
     def items(self, min_side: int | None) -> Iterator[Item]:
         name = self.video.name
+        read = 0
         for index, frame in background(iter_video_frames(self.video), self.ahead):
+            read = index + 1
             yield Item({"path": name, "frame": index}, name, image=frame)
+        declared = self.info["frames"]
+        if declared - read > max(1, declared // 100):  # container counts may be estimates: allow 1%
+            yield Item({"path": name, "frame": read}, name,
+                       error=f"the video ended early: {read} of the {declared} frames its header declares were read "
+                             f"(truncated or damaged file?)")

@@ -6,6 +6,7 @@ import urllib.parse
 
 from workflow.errors import InputError
 from workflow.imaging import _one_line, decode_bytes
+from workflow.sources.deadline_http import Deadline, deadline_handlers
 
 DEFAULT_MAX_URL_BYTES = 50 * 1024 * 1024
 
@@ -25,14 +26,26 @@ def fetch_url(url: str, max_bytes: int = DEFAULT_MAX_URL_BYTES, timeout: float =
     Raises:
         InputError: bad scheme, HTTP error, too large, timed out or unreachable; names the url.
     """
-    import socket
-    import urllib.error
     import urllib.request
 
     _check_scheme(url)
-    opener = urllib.request.build_opener(_http_only_redirects())
-    request = urllib.request.Request(url, headers={"User-Agent": "cv-workflow"})
     deadline = time.monotonic() + timeout
+    with Deadline(timeout) as cutoff:  # shuts the socket at the deadline: slow servers cannot stretch it
+        opener = urllib.request.build_opener(_http_only_redirects(), *deadline_handlers(cutoff))
+        request = urllib.request.Request(url, headers={"User-Agent": "cv-workflow"})
+        try:
+            return _read(opener, request, url, max_bytes, timeout, deadline)
+        except Exception:
+            if cutoff.expired:  # whatever the shut socket made the reader say
+                raise InputError(f"{url}: timed out after {timeout:g} s") from None
+            raise
+
+
+def _read(opener, request, url: str, max_bytes: int, timeout: float, deadline: float) -> bytes:
+    """Open ``request`` and read the body within ``max_bytes`` and the deadline (errors mapped by the caller)."""
+    import socket
+    import urllib.error
+
     try:
         with opener.open(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
@@ -40,14 +53,14 @@ def fetch_url(url: str, max_bytes: int = DEFAULT_MAX_URL_BYTES, timeout: float =
                 raise InputError(f"{url}: too large ({int(length)} bytes; limit {max_bytes})")
             chunks, total = [], 0
             while True:
-                chunk = response.read(64 * 1024)
+                chunk = response.read1(64 * 1024)
+                if time.monotonic() > deadline:
+                    raise InputError(f"{url}: timed out after {timeout:g} s")
                 if not chunk:
                     break
                 total += len(chunk)
                 if total > max_bytes:
                     raise InputError(f"{url}: too large (more than {max_bytes} bytes)")
-                if time.monotonic() > deadline:
-                    raise InputError(f"{url}: timed out after {timeout:g} s")
                 chunks.append(chunk)
             return b"".join(chunks)
     except InputError:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -48,11 +49,30 @@ def _open_capture(path: str | os.PathLike):
 
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such video file")
-    cap = cv2.VideoCapture(str(path))
+    cap = _capture(cv2, os.fspath(path))
     if not cap.isOpened():
         cap.release()
         raise InputError(f"{path}: cannot open as a video")
     return cap
+
+
+def _capture(cv2, path: str):
+    """``cv2.VideoCapture`` of ``path``; a name that is not UTF-8 (OpenCV crashes on it) is opened through a
+    symlink with a plain name in a private temporary folder, removed once the file is open."""
+    try:
+        path.encode("utf-8")
+        return cv2.VideoCapture(path)
+    except UnicodeEncodeError:
+        pass
+    folder = tempfile.mkdtemp(prefix="workflow-video-")
+    link = os.path.join(folder, "video" + os.path.splitext(path.encode("utf-8", "replace").decode())[1])
+    try:
+        os.symlink(os.path.abspath(os.fsencode(path)), os.fsencode(link))
+        return cv2.VideoCapture(link)
+    finally:
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.rmdir(folder)
 
 
 class VideoWriter:

@@ -1,0 +1,209 @@
+"""Shared tools of the hostile-input tests: bounded subprocesses, a tiny plugin folder, tiny checkpoints.
+
+Every hostile input runs where a blow-up cannot take the test session down: in a child
+process watched for wall time and resident memory (killed past either limit), so a
+regression fails the test instead of hanging it or exhausting the machine.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_RSS = 1 << 30  # 1 GiB: the issue's memory bound for any hostile input
+MAX_SECONDS = float(os.environ.get("HOSTILE_MAX_SECONDS", "30"))  # watchdog: a hang fails; the issue asks < 10 s on a quiet machine
+
+PLUGIN_MODULE = '''
+import os, time
+from workflow import Port, Task, TaskParams
+from workflow.ports import AnnotatedImage, Classification, Image
+from workflow.results import ClassificationResult, ClassScore
+
+
+class Brightness(Task):
+    """Bright or dark, from the mean pixel value."""
+    name = "brightness"
+    inputs = (Port("image", Image),)
+    outputs = (Port("classification", Classification),)
+
+    def run(self):
+        mean = float(self.get_input("image").mean()) / 255
+        scores = sorted([ClassScore("bright", 1, mean), ClassScore("dark", 0, 1 - mean)], key=lambda c: -c.score)
+        self.set_output("classification", ClassificationResult(scores))
+
+
+class LongLabel(Task):
+    """Classifies every image as one very long class name (200 KB)."""
+    name = "long_label"
+    inputs = (Port("image", Image),)
+    outputs = (Port("classification", Classification),)
+
+    def run(self):
+        self.set_output("classification", ClassificationResult([ClassScore("L" * 200_000, 0, 1.0)]))
+
+
+class Mark(Task):
+    """Inverts the image: an annotated image output, saved beside the results."""
+    name = "mark"
+    inputs = (Port("image", Image),)
+    outputs = (Port("image", AnnotatedImage),)
+
+    def run(self):
+        self.set_output("image", 255 - self.get_input("image"))
+
+
+class Pass(Task):
+    """Passes the image through."""
+    name = "pass_image"
+    inputs = (Port("image", Image),)
+    outputs = (Port("image", Image),)
+
+    def run(self):
+        self.set_output("image", self.get_input("image"))
+
+
+class Sleepy(Task):
+    """Passes images through slowly; touches $SLEEPY_MARKER when it starts."""
+    name = "sleepy"
+    inputs = (Port("image", Image),)
+    outputs = (Port("image", AnnotatedImage),)
+
+    def run(self):
+        marker = os.environ.get("SLEEPY_MARKER")
+        if marker:
+            open(marker, "w").close()
+        time.sleep(0.3)
+        self.set_output("image", self.get_input("image"))
+'''
+
+
+@dataclass
+class Result:
+    """What a bounded child process did."""
+
+    rc: int
+    out: str
+    err: str
+    seconds: float
+    peak_rss: int
+    killed: str = ""  # "time" or "memory" when the watchdog stopped it
+
+    def __str__(self) -> str:
+        return (f"rc={self.rc} killed={self.killed or 'no'} {self.seconds:.1f}s peak={self.peak_rss >> 20} MiB\n"
+                f"stdout: {self.out[-1500:]}\nstderr: {self.err[-1500:]}")
+
+
+def plugin_folder(root: Path) -> Path:
+    """A plugin folder holding the test tasks (``brightness``, ``long_label``, ``mark``, ``pass_image``, ``sleepy``)."""
+    folder = root / "hostile_plugins"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "hostile_tasks.py").write_text(PLUGIN_MODULE)
+    return folder
+
+
+def child_env(plugins: Path | None = None, **extra: str) -> dict[str, str]:
+    """Environment of a child ``workflow`` command: quiet, one thread, the given plugin folder."""
+    env = dict(os.environ)
+    env.update(WORKFLOW_PROGRESS="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env.pop("WORKFLOW_STRICT_PLUGINS", None)
+    if plugins is not None:
+        env["WORKFLOW_PLUGIN_PATH"] = str(plugins)
+    else:
+        env.pop("WORKFLOW_PLUGIN_PATH", None)
+    env.update(extra)
+    return env
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fp:
+            for line in fp:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_bounded(argv: list[str], *, cwd: Path | str | None = None, env: dict[str, str] | None = None,
+                timeout: float = MAX_SECONDS, max_rss: int = MAX_RSS, preexec=None, stdin=subprocess.DEVNULL,
+                on_start=None) -> Result:
+    """Run ``argv``; kill it past ``timeout`` seconds or ``max_rss`` bytes resident. ``on_start(proc)`` runs once it started."""
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin,
+                            preexec_fn=preexec)
+    import threading
+
+    out: dict[str, bytes] = {}
+    readers = [threading.Thread(target=lambda k=k, f=f: out.__setitem__(k, f.read()), daemon=True)
+               for k, f in (("out", proc.stdout), ("err", proc.stderr))]
+    for t in readers:
+        t.start()
+    if on_start is not None:
+        on_start(proc)
+    peak, killed = 0, ""
+    while proc.poll() is None:
+        peak = max(peak, _rss(proc.pid))
+        if peak > max_rss:
+            killed = "memory"
+        elif time.monotonic() - start > timeout:
+            killed = "time"
+        if killed:
+            proc.kill()
+            break
+        time.sleep(0.02)
+    proc.wait()
+    for t in readers:
+        t.join(5)
+    return Result(proc.returncode, out.get("out", b"").decode("utf-8", "replace"),
+                  out.get("err", b"").decode("utf-8", "replace"), time.monotonic() - start, peak, killed)
+
+
+def workflow_cmd(*args: str) -> list[str]:
+    """The ``workflow`` command line run by this interpreter."""
+    return [sys.executable, "-m", "workflow", *args]
+
+
+def run_python(code: str, **kwargs) -> Result:
+    """Run a Python snippet in a bounded child (same interpreter, same environment unless ``env`` is given)."""
+    kwargs.setdefault("env", child_env())
+    return run_bounded([sys.executable, "-c", code], **kwargs)
+
+
+def assert_bounded(res: Result) -> None:
+    """The child neither hung nor blew up."""
+    assert not res.killed, f"hostile input not bounded ({res.killed}):\n{res}"
+    assert res.seconds < MAX_SECONDS, str(res)
+
+
+def tiny_png(path: Path, value: int = 128, size: tuple[int, int] = (8, 8)) -> Path:
+    """Write a small grey PNG (``size`` = width, height)."""
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.full((size[1], size[0], 3), value, np.uint8)).save(path, format="PNG")
+    return path
+
+
+def pipeline(path: Path, task: str, name: str = "hostile", params: str = "{}", outputs: str | None = None) -> Path:
+    """A one-task pipeline file ``image -> task``."""
+    outputs = outputs or "{result: $steps.t.classification}"
+    path.write_text(f"version: 1\nname: {name}\ninputs: {{image: {{type: image}}}}\ntasks:\n"
+                    f"  - {{id: t, task: {task}, params: {params}}}\noutputs: {outputs}\n")
+    return path
+
+
+def checkpoint_payload(manifest_overrides: dict | None = None, classes: int = 2) -> dict:
+    """A checkpoint payload in the project's format with a tiny (head-only) state dict."""
+    import torch
+
+    manifest = {"format_version": 1, "arch": "resnext50_32x4d", "class_names": [f"c{i}" for i in range(classes)],
+                "preprocessing": {"resize_size": 36, "crop_size": 32, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25],
+                                  "interpolation": "bilinear"},
+                "metrics": {}, "created_by": "test"}
+    manifest.update(manifest_overrides or {})
+    return {"format": "workflow-resnext-checkpoint", "manifest": manifest,
+            "state_dict": {"fc.weight": torch.zeros(classes, 2048), "fc.bias": torch.zeros(classes)}, "extra": {}}

@@ -1,0 +1,123 @@
+"""INT8 through NNCF: cache entries, calibration folders, precision int8 and what auto picks."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from infer_torchvision_resnext import int8_cache
+from infer_torchvision_resnext.int8_calibration import calibration_files
+from infer_torchvision_resnext.int8_select import int8_available
+from workflow import runtime as shared_runtime
+from workflow.errors import SetupError
+
+pytestmark = pytest.mark.skipif(not int8_available(), reason="nncf/openvino are not installed")
+AVX2 = shared_runtime.CpuInfo("AMD EPYC (test)", frozenset({"avx2", "fma"}))
+
+
+@pytest.fixture
+def avx2(monkeypatch):
+    """This process sees an AVX2-only CPU (no bf16), whatever it runs on."""
+    monkeypatch.setattr(shared_runtime, "cpu_info", lambda: AVX2)
+
+
+def _tiny_ov_model():
+    """uint8 NHWC (N, 32, 32, 3) -> 10 logits: conv, pool, matmul; seeded."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(0)
+    x = ops.parameter([-1, 32, 32, 3], ov.Type.u8, name="image")
+    f = ops.transpose(ops.convert(x, ov.Type.f32), ops.constant(np.array([0, 3, 1, 2])))
+    f = ops.relu(ops.convolution(f, ops.constant(rng.normal(0, 0.05, (16, 3, 3, 3)).astype(np.float32)),
+                                 [1, 1], [1, 1], [1, 1], [1, 1]))
+    f = ops.reduce_mean(f, ops.constant(np.array([2, 3])), keep_dims=False)
+    return ov.Model([ops.matmul(f, ops.constant(rng.normal(0, 1, (16, 10)).astype(np.float32)), False, False)], [x])
+
+
+def _save_crops(folder: Path, images: list[np.ndarray]) -> Path:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, im in enumerate(images):
+        Image.fromarray(im).save(folder / f"im{i:03d}.png")
+    return folder
+
+
+def test_entries_are_found_by_weights_preprocessing_and_calibration(tmp_path):
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"weights")
+    sha = int8_cache.file_sha256(weights)
+    folder = int8_cache.cache_folder(sha, "k1")
+    int8_cache.write_entry(folder, _tiny_ov_model(), {"weights_sha256": sha, "preprocessing": {"crop_size": 32},
+                                                      "calibration_id": "c1", "check": {"top1_agreement": 0.995}})
+    assert int8_cache.find_entry(sha, {"crop_size": 32}).agreement == 0.995
+    assert int8_cache.find_entry(sha, {"crop_size": 32}, calibration="c1").folder == folder
+    assert int8_cache.find_entry(sha, {"crop_size": 32}, calibration="c2") is None
+    assert int8_cache.find_entry(sha, {"crop_size": 64}) is None
+    weights.write_bytes(b"retrained")
+    assert int8_cache.find_entry(int8_cache.file_sha256(weights), {"crop_size": 32}) is None
+    (folder / "int8.json").write_text("{not json")
+    assert int8_cache.find_entry(sha, {"crop_size": 32}) is None
+
+
+def test_calibration_folder_errors_name_the_folder(tmp_path):
+    with pytest.raises(SetupError, match="calibration_folder '.*nowhere' is not a folder"):
+        calibration_files(tmp_path / "nowhere", task_id="classify")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    with pytest.raises(SetupError, match="task 'classify': calibration_folder .* holds no image file"):
+        calibration_files(tmp_path / "empty", task_id="classify")
+
+
+@pytest.mark.parametrize("flags,agreement,expected", [
+    ({"avx2", "amx_bf16"}, 1.0, "bf16"), ({"avx2"}, 0.995, "int8"), ({"avx2"}, 0.98, "fp32"), ({"avx2"}, None, "fp32")])
+def test_auto_picks_by_cpu_class_and_recorded_agreement(monkeypatch, flags, agreement, expected):
+    monkeypatch.setattr(shared_runtime, "cpu_info", lambda: shared_runtime.CpuInfo("cpu", frozenset(flags)))
+    chosen = shared_runtime.resolve_runtime("cpu", "auto", int8_agreement=agreement, int8=True)
+    assert chosen.precision == expected and f"precision {expected}:" in chosen.reason
+
+
+def test_int8_is_refused_where_it_cannot_run():
+    from workflow.errors import ParamError
+
+    with pytest.raises(ParamError, match="precision' is 'int8'.*OpenVINO"):
+        shared_runtime.resolve_runtime("cpu", "int8")
+
+
+def test_int8_without_calibration_says_what_is_missing(probe, avx2):
+    from infer_torchvision_resnext.task import InferTorchvisionResnext
+
+    task = InferTorchvisionResnext({"model_weight_file": str(probe[0]), "precision": "int8"})
+    with pytest.raises(SetupError, match="precision' is 'int8' but no calibrated INT8 model .*calibration_folder"):
+        task.load_model()
+
+
+def test_calibration_folder_quantizes_once_and_auto_follows_the_agreement(probe, photos, tmp_path, avx2, monkeypatch):
+    """int8 on the probe (a model that really classifies the photos), calibrated on 24 crops of them; a second
+    task reuses the cached model; auto takes it only while its recorded agreement is >= 99%."""
+    from infer_torchvision_resnext import int8_calibration
+    from infer_torchvision_resnext.task import InferTorchvisionResnext
+
+    path, crops, labels = probe
+    folder = _save_crops(tmp_path / "cal", crops[::10][:24])
+    int8 = InferTorchvisionResnext({"model_weight_file": str(path), "precision": "int8", "calibration_folder": str(folder)})
+    fp32 = InferTorchvisionResnext({"model_weight_file": str(path), "precision": "fp32", "backend": "openvino"})
+    assert int8.load_model().runtime.precision == "int8"
+    held_out = crops[5::10][:40]
+    ours = [o["classification"].top.index for o in int8.run_batch([{"image": im} for im in held_out])]
+    ref = [o["classification"].top.index for o in fp32.run_batch([{"image": im} for im in held_out])]
+    agreement = float(np.mean(np.array(ours) == np.array(ref)))
+    print(f"\nINT8 vs fp32 top-1 agreement on {len(held_out)} held-out probe crops: {agreement:.3f}")
+    assert agreement >= 0.9
+
+    monkeypatch.setattr(int8_calibration, "quantize_model", lambda *a, **k: pytest.fail("quantized again"))
+    entry = next(int8_cache.int8_root().glob("*/*/int8.json"))
+    for recorded, expected in ((0.995, "int8"), (0.9, "fp32")):
+        meta = json.loads(entry.read_text())
+        meta["check"]["top1_agreement"] = recorded
+        entry.write_text(json.dumps(meta))
+        auto = InferTorchvisionResnext({"model_weight_file": str(path), "calibration_folder": str(folder)})
+        assert auto.load_model().runtime.precision == expected
