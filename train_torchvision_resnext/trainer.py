@@ -18,7 +18,7 @@ from infer_torchvision_resnext.recipe import Preprocessing
 from train_torchvision_resnext import export, int8_export, optim
 from train_torchvision_resnext.data import DatasetSplit, load_dataset
 from train_torchvision_resnext.distributed import DistContext, average_buffers, init_distributed, wrap_model
-from train_torchvision_resnext.loaders import auto_num_workers, build_loaders
+from train_torchvision_resnext.loaders import auto_num_workers, build_loaders, capped_num_workers
 from train_torchvision_resnext.loop import StepSetup, evaluate, train_epoch
 from train_torchvision_resnext.metrics import EpochMetrics, MetricsLog, epoch_row
 from train_torchvision_resnext.params import TrainParams
@@ -115,7 +115,8 @@ class _Run:
         self.split: DatasetSplit = ctx.main_first(lambda: load_dataset(folder, params.val_split, params.seed))
         self.names = self.split.class_names
         self.run_dir = ctx.broadcast(prepare_run_dir(params, task_id, output_dir, self.resume) if ctx.is_main else None)
-        self.num_workers = params.num_workers if params.num_workers is not None else auto_num_workers(ctx.world_size)
+        self.num_workers = (capped_num_workers(params.num_workers, ctx.world_size) if params.num_workers is not None
+                            else auto_num_workers(ctx.world_size))
 
     def fit(self) -> TrainResult:
         p, ctx = self.p, self.ctx
