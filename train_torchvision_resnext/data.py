@@ -10,23 +10,27 @@ Images are decoded by the engine's one decoder, :func:`workflow.imaging.load_ima
 refused), so training sees every file exactly as inference does. Every image is
 opened once up front (a cheap reduced-scale decode): unreadable files are skipped
 and reported, never fatal. Layout problems raise :class:`DatasetError` with one
-line naming the folder.
+line naming the folder. Image file names may be any bytes; class folder names must be
+UTF-8 text without control characters or line breaks (they become labels).
 """
 from __future__ import annotations
 
 import logging
 import random
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from workflow.errors import InputError
+from workflow.files import escape_line_text
 from workflow.imaging import is_image_file, load_image
 
 log = logging.getLogger(__name__)
 CHECK_SIDE = 64  # the up-front check decodes big JPEGs down to about this shorter side
 
 Sample = tuple[Path, int]  # (image file, class index)
+_BAD_CLASS_NAME = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")  # not a label
 
 
 class DatasetError(InputError):
@@ -97,6 +101,10 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
     """``{class name: sorted image files}`` of the class sub-folders of ``folder`` (searched recursively)."""
     classes = {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if _BAD_CLASS_NAME.search(sub.name):
+            raise DatasetError(f"dataset folder '{escape_line_text(str(folder))}': class folder "
+                               f"'{escape_line_text(sub.name)}' has a name that is not UTF-8 or holds control characters "
+                               f"or line breaks; class names become labels in checkpoints and results, rename it")
         classes[sub.name] = sorted(p for p in sub.rglob("*") if is_image_file(p) and p.is_file()
                                    and not p.name.startswith("."))
     if not classes:
@@ -169,7 +177,7 @@ def _drop_unreadable(folder: Path, classes: dict[str, list[Path]]) -> tuple[dict
         reasons = dict(zip(files, pool.map(check_image, files)))
     skipped = [(p, r) for p, r in reasons.items() if r is not None]
     if skipped:
-        shown = ", ".join(f"{p.relative_to(folder)} ({r})" for p, r in skipped[:5])
+        shown = ", ".join(f"{escape_line_text(str(p.relative_to(folder)))} ({escape_line_text(r)})" for p, r in skipped[:5])
         more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
         log.warning("dataset folder '%s': skipping %d unreadable image file(s): %s%s", folder, len(skipped), shown, more)
     return {c: [p for p in paths if reasons[p] is None] for c, paths in classes.items()}, skipped

@@ -11,7 +11,7 @@ import yaml
 
 from train_torchvision_resnext.data import DatasetSplit
 from train_torchvision_resnext.params import TrainParams
-from workflow.files import atomic_write_text
+from workflow.files import atomic_write_text, escape_line_text, unescape_line_text
 
 RUNS_FOLDER = Path("runs") / "train_torchvision_resnext"
 
@@ -46,7 +46,12 @@ def _fresh(path: Path) -> Path:
 
 
 def write_run_files(run_dir: Path, params: TrainParams, split: DatasetSplit, resolved: dict[str, Any]) -> None:
-    """params.yaml (parameters that repeat the run, plus what 'auto' resolved to), split.json, skipped_files.txt."""
+    """params.yaml (parameters that repeat the run, plus what 'auto' resolved to), split.json, skipped_files.txt.
+
+    split.json is ASCII JSON (names that are not UTF-8 as ``\\udcNN`` escapes, which ``json.loads`` and
+    ``os.fsencode`` turn back into the bytes); skipped_files.txt holds one ``<path>\\t<reason>`` line per file,
+    escaped by :func:`workflow.files.escape_line_text` (read it back with :func:`read_skipped`).
+    """
     values = params.model_dump()
     values["dataset_folder"] = str(split.root.resolve())
     values["output_folder"] = str(run_dir)
@@ -65,7 +70,18 @@ def write_run_files(run_dir: Path, params: TrainParams, split: DatasetSplit, res
         "train": [[rel(p), c] for p, c in split.train], "val": [[rel(p), c] for p, c in split.val]}))
     skipped = run_dir / "skipped_files.txt"
     if split.skipped:
-        atomic_write_text(skipped, "".join(f"{p}\t{reason}\n" for p, reason in split.skipped))
+        atomic_write_text(skipped, "".join(f"{escape_line_text(str(p))}\t{escape_line_text(reason)}\n"
+                                           for p, reason in split.skipped))
     elif skipped.exists():
         skipped.unlink()
 
+
+
+def read_skipped(path: str | Path) -> list[tuple[Path, str]]:
+    """The (file, reason) pairs of a run's skipped_files.txt, with file names exactly as on disk."""
+    pairs = []
+    for line in Path(path).read_text(encoding="utf-8").split("\n"):
+        if line:
+            name, _, reason = line.partition("\t")
+            pairs.append((Path(unescape_line_text(name)), unescape_line_text(reason)))
+    return pairs

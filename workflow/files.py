@@ -91,6 +91,36 @@ def escape_json_text(text: str) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+_LINE_UNSAFE = re.compile("[\\\\\x00-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
+_LINE_ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4})")
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if ch == "\\":
+        return "\\\\"
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8 (surrogateescape): \xNN, NN >= 80
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"
+
+
+def escape_line_text(text: str) -> str:
+    """``text`` as one line of UTF-8 text: ``\\``, control characters, line separators and bytes that are not
+    UTF-8 become ``\\\\``, ``\\xNN`` or ``\\uNNNN`` (:func:`unescape_line_text` gives back the same string)."""
+    return _LINE_UNSAFE.sub(lambda m: _escape_char(m.group()), text)
+
+
+def unescape_line_text(text: str) -> str:
+    """The inverse of :func:`escape_line_text` (``\\xNN`` >= 80 back to the undecodable byte it stood for)."""
+    def one(m: re.Match) -> str:
+        code = m.group(1)
+        if code == "\\":
+            return "\\"
+        value = int(code[1:], 16)
+        return chr(0xDC00 + value) if code[0] == "x" and value >= 0x80 else chr(value)
+    return _LINE_ESCAPE.sub(one, text)
+
+
 _SAFE_NAME = re.compile(r"[^./\\~\-\s\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]{0,99}")
 
 

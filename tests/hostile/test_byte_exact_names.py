@@ -2,18 +2,24 @@
 
 Non-UTF-8 bytes, ``\\r``, ``\\n``, U+2028 and U+0085 in names: one row per image in
 ``results.csv`` (as a standard CSV reader sees it), ``results.jsonl`` and a valid
-``results.json``; ``--resume`` redoes nothing.
+``results.json``; ``--resume`` redoes nothing. Training uses such images (or lists them in
+``skipped_files.txt`` by a name that reads back exactly), leaves no temp file, and refuses a class folder
+whose name is not text, naming it.
 """
 from __future__ import annotations
 
 import csv
 import json
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
+from train_torchvision_resnext.rundir import read_skipped
 from tests.hostile.helpers import assert_bounded, child_env, pipeline, run_bounded, tiny_png, workflow_cmd
 
+REPO = Path(__file__).resolve().parents[2]
 NAMES = [b"plain.png", b"latin\xff\xfe.png", b"cr\rname.png", b"nl\nname.png", "ls\u2028x.png".encode(),
          "nel\u0085x.png".encode(), b"quote\"comma,semi;.png", b"tab\tname.png", b" lead space.png"]
 
@@ -82,3 +88,76 @@ def test_odd_name_in_a_video_path_is_not_a_crash(tmp_path, plugins):
     assert_bounded(res)
     assert res.rc == 0, str(res)
     assert len(_rows(out)) == 5
+
+
+TRAIN_SNIPPET = '''
+import sys
+from pathlib import Path
+from tests.train.helpers import tiny_params
+from train_torchvision_resnext.trainer import train
+result = train(tiny_params(Path(sys.argv[1]), Path(sys.argv[2]), feature_extract=True))
+print("trained", result.best_path)
+'''
+
+
+def _odd_dataset(root, class_b: bytes = b"b"):
+    """train/ and val/ of classes ``a`` and ``class_b``; train/a holds the odd names, one of them unreadable."""
+    for split, count in (("train", 3), ("val", 2)):
+        for c, cls in enumerate((b"a", class_b)):
+            folder = os.path.join(os.fsencode(root), split.encode(), cls)
+            os.makedirs(folder)
+            for i in range(count):
+                tiny_png(root / "src.png", 40 * i + 100 * c, (20, 20))
+                os.rename(root / "src.png", os.path.join(folder, b"%d.png" % i))
+    odd = os.path.join(os.fsencode(root), b"train", b"a")
+    for i, raw in enumerate(NAMES[1:6]):
+        tiny_png(root / "src.png", 20 * i, (20, 20))
+        os.rename(root / "src.png", os.path.join(odd, raw))
+    broken = os.path.join(odd, b"broken\xff\r\n\\x.png")
+    with open(broken, "wb") as fp:
+        fp.write(b"\x89PNG\r\n\x1a\n truncated")
+    return broken
+
+
+def test_odd_image_names_train_and_round_trip_through_the_run_files(tmp_path):
+    import yaml
+
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    broken = _odd_dataset(data)
+    res = run_bounded([sys.executable, "-c", TRAIN_SNIPPET, str(run), str(data)], cwd=REPO, env=child_env())
+    assert_bounded(res)
+    assert res.rc == 0 and "trained" in res.out, str(res)
+    assert sorted(os.listdir(run)) == ["best.pt", "confusion.png", "curves.png", "last.pt", "metrics.csv", "metrics.json",
+                                       "params.yaml", "skipped_files.txt", "split.json"]  # no temp file left
+    split = json.loads((run / "split.json").read_bytes())
+    used = {os.fsencode(name) for name, _ in split["train"]}
+    assert {os.path.join(b"train", b"a", raw) for raw in NAMES[1:6]} <= used  # the odd names were trained on
+    assert all(os.path.isfile(os.path.join(os.fsencode(data), os.fsencode(n))) for n, _ in split["train"] + split["val"])
+    [(listed, reason)] = read_skipped(run / "skipped_files.txt")
+    assert os.fsencode(listed) == broken and reason, reason  # the exact bytes of the name
+    assert len((run / "skipped_files.txt").read_text(encoding="utf-8").splitlines()) == 1
+    json.loads((run / "metrics.json").read_bytes())
+    with open(run / "metrics.csv", newline="", encoding="utf-8") as fp:
+        assert len(list(csv.reader(fp))) == 2
+    assert yaml.safe_load((run / "params.yaml").read_bytes())["dataset_folder"] == str(data.resolve())
+
+
+def test_a_class_folder_name_that_is_not_text_is_refused_naming_it(tmp_path):
+    data, run = tmp_path / "data", tmp_path / "run"
+    _odd_dataset(data, class_b=b"b\xff\r")
+    res = run_bounded([sys.executable, "-c", TRAIN_SNIPPET, str(run), str(data)], cwd=REPO, env=child_env())
+    assert_bounded(res)
+    assert res.rc != 0, str(res)
+    assert "class folder 'b\\xff\\x0d'" in res.err and "DatasetError" in res.err, str(res)
+    assert not run.exists() or not [n for n in os.listdir(run) if n.startswith(".") or n.endswith(".tmp")]
+
+
+def test_line_escaping_round_trips_every_name():
+    from workflow.files import escape_line_text, unescape_line_text
+
+    for raw in NAMES + [b"back\\slash\\x41.png", b"\x00\x1f\x7f\x80\xc3", "\u2029\u00e9".encode()]:
+        text = escape_line_text(os.fsdecode(raw))
+        text.encode("utf-8")
+        assert len(text.splitlines()) == 1 and "\t" not in text
+        assert os.fsencode(unescape_line_text(text)) == raw
