@@ -43,8 +43,9 @@ class Backend(Protocol):
         """Logits of one uint8 NHWC batch."""
         ...
 
-    def infer_batches(self, chunks: Iterable[np.ndarray]) -> list[np.ndarray]:
-        """Logits of each chunk, in order; a lazy iterable's next chunk is prepared while earlier ones run."""
+    def infer_batches(self, chunks: Iterable[np.ndarray], n_items: int | None = None) -> list[np.ndarray]:
+        """Logits of each chunk, in order; a lazy iterable's next chunk is prepared while earlier ones run
+        (``n_items``: crops in all, which may choose how the model runs; None: a task batch)."""
         ...
 
     def close(self) -> None:

@@ -144,7 +144,7 @@ class Classifier:
                     batch[j] = preprocess(crop_pixels(images[crop.item], crop.region), prep)
                 yield batch
 
-        return softmax(np.concatenate(self.backend.infer_batches(chunks())))
+        return softmax(np.concatenate(self.backend.infer_batches(chunks(), len(crops))))
 
     def _top_k(self, probs: np.ndarray, k: int) -> list[ClassificationResult]:
         names = self.source.class_names

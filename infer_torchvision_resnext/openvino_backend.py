@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 import numpy as np
 
 from infer_torchvision_resnext.backend import Runtime
+from infer_torchvision_resnext.openvino_modes import Modes
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -172,7 +173,8 @@ def clear_memory_cache() -> None:
 
 class OpenVINOBackend:
     """Runs a compiled model with an ``AsyncInferQueue`` so the caller can prepare the next chunk meanwhile;
-    implements :class:`.backend.Backend`.
+    implements :class:`.backend.Backend`. Each call runs on the hint that fits its size (:mod:`.openvino_modes`):
+    one crop on a LATENCY-compiled model, more on THROUGHPUT with every request busy.
 
     Args:
         model_factory: zero-argument callable building the torch classifier (called only on a cache miss).
@@ -180,7 +182,7 @@ class OpenVINOBackend:
         runtime: resolved precision (``fp32``/``bf16``/``fp16`` -> the CPU's inference precision hint; ``int8``:
             the calibrated model ``runtime.int8_model``).
         cache_key: identity of the weights (file + size + mtime, or torchvision weights name); None: no cache.
-        batch_size: images per task batch, split over parallel requests; 1 compiles for latency instead.
+        batch_size: images per task batch, split over parallel requests (the hint for it is compiled at once).
         num_classes: head size (part of the cache key).
     """
 
@@ -188,51 +190,59 @@ class OpenVINOBackend:
 
     def __init__(self, model_factory: Callable[[], torch.nn.Module], prep: Preprocessing, runtime: Runtime,
                  cache_key: str | None = None, batch_size: int = 8, num_classes: int = -1):
-        import openvino as ov
-
         self.runtime = runtime
         self.prep = prep
-        hint = "LATENCY" if batch_size == 1 else "THROUGHPUT"
-        if runtime.precision == "int8":
-            self.compiled = compiled_int8(Path(runtime.int8_model), hint)
-        else:
-            self.compiled = compiled_model(model_factory, prep, runtime.precision, num_classes, cache_key, hint)
-        self.num_requests = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
-        self.queue = ov.AsyncInferQueue(self.compiled, self.num_requests)
-        self.queue.set_callback(self._on_done)
         self.batch_size = batch_size
         self._results: dict[int, np.ndarray] = {}
+
+        def compile_for(hint: str):
+            if runtime.precision == "int8":
+                return compiled_int8(Path(runtime.int8_model), hint)
+            return compiled_model(model_factory, prep, runtime.precision, num_classes, cache_key, hint)
+
+        self.modes = Modes(compile_for, self._on_done, extra_config().get("PERFORMANCE_HINT"))
+        self.last_call: tuple[str, int, int] | None = None  # (hint, requests, chunks) of the latest call
+        self.modes.for_items(batch_size)
+
+    @property
+    def num_requests(self) -> int:
+        """Parallel requests of the model that runs a full task batch."""
+        return self.modes.for_items(self.batch_size).requests
+
+    @property
+    def compiled(self):
+        """The compiled model that runs a full task batch."""
+        return self.modes.for_items(self.batch_size).compiled
 
     def _on_done(self, request, job_id: int) -> None:
         self._results[job_id] = request.get_output_tensor(0).data.copy()
 
     def chunk_size(self, n_items: int) -> int:
-        """Images per request for ``n_items``: one chunk per parallel request, at most ``batch_size`` (4 images
-        per request run ~10% faster than 2 here, and preprocessing a chunk is cheap enough not to leave a gap)."""
-        return max(1, min(self.batch_size, -(-n_items // self.num_requests)))
+        """Images per request for ``n_items``: one chunk per parallel request of the hint that fits ``n_items``,
+        at most ``batch_size`` (4 images per request run ~10% faster than 2 here)."""
+        return max(1, min(self.batch_size, -(-n_items // self.modes.for_items(n_items).requests)))
 
     def set_batch_size(self, n: int) -> bool:
-        """Adapt to ``n`` images per task batch; False when switching between batch 1 (compiled for latency)
-        and larger batches (compiled for throughput), which needs a new backend."""
-        if (int(n) == 1) != (self.batch_size == 1):
-            return False
+        """Adapt to ``n`` images per task batch (always possible: each call picks its compiled hint)."""
         self.batch_size = int(n)
         return True
 
     def close(self) -> None:
-        """Wait for requests still running, then drop the queue (the compiled model stays in the process cache)."""
-        if self.queue is not None:
-            self.queue.wait_all()
-        self.queue = None
+        """Wait for requests still running, then drop the queues (the compiled models stay in the process cache)."""
+        if self.modes is not None:
+            self.modes.wait_all()
+        self.modes = None
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Logits (N, classes) float32 of a uint8 NHWC batch (split across the parallel requests)."""
-        step = max(1, -(-len(batch) // self.num_requests))
-        return np.concatenate(self.infer_batches(batch[i:i + step] for i in range(0, len(batch), step)))
+        step = max(1, -(-len(batch) // self.modes.for_items(len(batch)).requests))
+        return np.concatenate(self.infer_batches((batch[i:i + step] for i in range(0, len(batch), step)), len(batch)))
 
-    def infer_batches(self, batches: Iterable[np.ndarray]) -> list[np.ndarray]:
-        """Logits of each batch, in order. Batches are pulled one by one, so a lazy iterable's next batch
-        is prepared while the earlier ones run; every request has finished when this returns or raises."""
+    def infer_batches(self, batches: Iterable[np.ndarray], n_items: int | None = None) -> list[np.ndarray]:
+        """Logits of each batch, in order, on the hint that fits ``n_items`` crops in all (None: a task batch).
+        Batches are pulled one by one, so a lazy iterable's next batch is prepared while the earlier ones run;
+        every request has finished when this returns or raises."""
+        mode = self.modes.for_items(self.batch_size if n_items is None else n_items)
         results: dict[int, np.ndarray] = {}
         self._results = results
         inputs: list[np.ndarray] = []  # zero-copy inputs must outlive their requests
@@ -240,9 +250,10 @@ class OpenVINOBackend:
             for batch in batches:
                 inputs.append(np.ascontiguousarray(batch))
                 # waits only when every request is busy
-                self.queue.start_async({0: inputs[-1]}, len(inputs) - 1, share_inputs=True)
+                mode.queue.start_async({0: inputs[-1]}, len(inputs) - 1, share_inputs=True)
         finally:
-            self.queue.wait_all()  # also when preparing a batch failed: no request may outlive this call
+            mode.queue.wait_all()  # also when preparing a batch failed: no request may outlive this call
+        self.last_call = (mode.hint, mode.requests, len(inputs))
         return [results.pop(i) for i in range(len(inputs))]
 
 

@@ -71,8 +71,8 @@ class TorchBackend:
             x = normalize_nchw(x, self.prep.mean, self.prep.std).to(self.dtype)
             return self.model(x).float().cpu().numpy()
 
-    def infer_batches(self, chunks: Iterable[np.ndarray]) -> list[np.ndarray]:
-        """Logits for each chunk of an iterable, in order."""
+    def infer_batches(self, chunks: Iterable[np.ndarray], n_items: int | None = None) -> list[np.ndarray]:
+        """Logits for each chunk of an iterable, in order (``n_items`` does not change how torch runs)."""
         return [self.infer(chunk) for chunk in chunks]
 
     def close(self) -> None:

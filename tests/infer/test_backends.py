@@ -179,8 +179,57 @@ def test_openvino_batches_keep_order(probe, photos):
     np.testing.assert_allclose(parts, whole, rtol=1e-4, atol=1e-4)
     assert backend.chunk_size(8) == min(8, max(1, -(-8 // backend.num_requests)))
     assert backend.set_batch_size(2) and backend.chunk_size(100) == 2
-    assert not backend.set_batch_size(1)  # batch 1 compiles for latency: a new backend is needed
+    assert backend.set_batch_size(1) and backend.chunk_size(1) == 1  # each call picks its hint: no rebuild
     assert isinstance(backend, Backend)
+    backend.close()
+
+
+def _compiled_hint(backend, hint: str) -> str:
+    mode = backend.modes.compiled()[hint]
+    return str(mode.compiled.get_property("PERFORMANCE_HINT")).rsplit(".", 1)[-1]
+
+
+@needs_openvino
+@pytest.mark.parametrize("batch_size", [8, 1])
+def test_openvino_hint_and_requests_fit_each_call_pattern(probe, photos, batch_size):
+    """Folder batches and ROI calls keep every THROUGHPUT request busy; a single crop runs on LATENCY."""
+    from infer_torchvision_resnext.openvino_modes import LATENCY, THROUGHPUT, hint_for
+    from infer_torchvision_resnext.task import InferTorchvisionResnext
+    from workflow.results import DetectionsResult
+
+    task = InferTorchvisionResnext({"model_weight_file": str(probe[0]), "backend": "openvino", "precision": "fp32",
+                                    "device": "cpu", "batch_size": batch_size})
+    backend = task.load_model().backend
+    image = photos["chelsea"]
+    task.run_batch([{"image": image}])  # a single image
+    assert backend.last_call == (LATENCY, 1, 1) and _compiled_hint(backend, LATENCY) == LATENCY
+    requests = backend.modes.get(THROUGHPUT).requests
+    assert _compiled_hint(backend, THROUGHPUT) == THROUGHPUT
+    assert requests == int(backend.modes.get(THROUGHPUT).compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+    task.run_batch([{"image": image}] * 8)  # a folder batch of 8
+    hint = hint_for(8, requests)
+    used = backend.modes.get(hint).requests
+    assert backend.last_call == (hint, used, -(-8 // min(batch_size, -(-8 // used))))
+    assert backend.last_call[2] >= backend.last_call[1]  # at least one chunk per request in flight
+
+    h, w = image.shape[:2]
+    boxes = DetectionsResult([(0, 0, w // 2, h // 2), (w // 2, 0, w, h // 2), (0, h // 2, w, h)], ["a", "b", "c"], [1.0] * 3)
+    task.run_batch([{"image": image, "detections": boxes}])  # ROI mode: the image and 3 boxes, 4 crops
+    assert backend.last_call[0] == hint_for(4, requests) and backend.last_call[2] >= min(4, backend.last_call[1])
+
+
+@needs_openvino
+def test_openvino_hint_pinned_by_the_user_config(probe, monkeypatch):
+    from infer_torchvision_resnext.openvino_backend import OpenVINOBackend
+
+    monkeypatch.setenv("WORKFLOW_OPENVINO_CONFIG", "PERFORMANCE_HINT=LATENCY")
+    ckpt = load_checkpoint(probe[0])
+    prep = ckpt.manifest.preprocessing
+    backend = OpenVINOBackend(lambda: build_model(load_checkpoint(probe[0])), prep, Runtime("openvino", "cpu", "fp32"),
+                              cache_key=_task_cache_key(probe[0]), num_classes=8)
+    backend.infer(preprocess_batch(probe[1][:8], prep))
+    assert backend.last_call == ("LATENCY", 1, 1) and set(backend.modes.compiled()) == {"LATENCY"}
     backend.close()
 
 
