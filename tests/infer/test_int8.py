@@ -46,7 +46,8 @@ def _save_crops(folder: Path, images: list[np.ndarray]) -> Path:
     return folder
 
 
-def test_entries_are_found_by_weights_preprocessing_and_calibration(tmp_path):
+def test_entries_are_found_by_weights_preprocessing_and_calibration(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKFLOW_CACHE_DIR", str(tmp_path / "cache"))  # its damaged record stays out of the session's cache
     weights = tmp_path / "w.pt"
     weights.write_bytes(b"weights")
     sha = int8_cache.file_sha256(weights)
