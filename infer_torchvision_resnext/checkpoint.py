@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infer_torchvision_resnext.checkpoint_checks import check_archive, check_manifest, check_state_dict
+from infer_torchvision_resnext.checkpoint_layout import precheck
 from infer_torchvision_resnext.models import (ARCHS, create_model, imagenet_categories, resolve_arch, resolve_weights,
                                               weights_file_name)
 from infer_torchvision_resnext.recipe import Preprocessing
@@ -146,12 +148,14 @@ def read_class_file(path: str | os.PathLike) -> list[str]:
     return names
 
 
-def _torch_load(path: Path, map_location) -> Any:
+def _torch_load(path: Path, map_location, arch: str | None = None) -> Any:
     import torch
 
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' does not exist" if not path.exists() else f"checkpoint '{path}' is not a file")
     check_archive(path, CheckpointError)  # declared sizes before torch.load allocates them
+    if zipfile.is_zipfile(path):
+        precheck(path, FORMAT_TAG, FORMAT_VERSION, arch, CheckpointError)  # tensors against the architecture, nothing allocated
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -201,7 +205,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", *, arch: str | 
         CheckpointError: missing / truncated / pickle-code file, missing manifest, class count mismatch.
     """
     path = Path(path)
-    obj = _torch_load(path, map_location)
+    obj = _torch_load(path, map_location, arch)
     if isinstance(obj, dict) and obj.get("format") == FORMAT_TAG:
         if not isinstance(obj.get("manifest"), dict):
             raise CheckpointError(f"checkpoint '{path}' has no manifest")

@@ -2,6 +2,9 @@
 
 A few MB of deflated zeros can declare a tensor of more than a GB; loading it must be
 refused from the archive's directory, without allocating what it declares.
+Before ``torch.load`` the pickle is read alone (no storage loaded): every storage must fit its entry,
+every state_dict tensor must be one of the architecture's (manifest arch and class count, computed on
+the meta device) with its shape; a mismatch is one line naming the file and the key.
 """
 from __future__ import annotations
 
@@ -93,3 +96,71 @@ def test_a_normal_checkpoint_still_loads(tmp_path):
     res = _load(path)
     assert_bounded(res)
     assert res.out.startswith("LOADED"), str(res)
+
+
+def test_storage_declaring_more_than_its_stored_entry_is_refused(tmp_path):
+    """Stored (not deflated) entry of 0 bytes whose pickle declares 1.2 GB: refused from the declarations."""
+    path = _bomb(tmp_path / "stored.pt", tmp_path, stored=True)
+    res = _load(path, "resnext50_32x4d")
+    assert_bounded(res)
+    assert res.out.startswith("REFUSED") and str(path) in res.out and "declares 1200000000 bytes" in res.out, str(res)
+    assert res.out.count("\n") == 1, str(res)
+
+
+@pytest.mark.parametrize("key, tensor_shape, words", [
+    ("fc.weight", (2, 4096), ["shape mismatches", "'fc.weight': (2, 4096) vs (2, 2048)"]),
+    ("layer9.conv.weight", (1000, 1000), ["unexpected keys", "'layer9.conv.weight'"]),
+])
+def test_a_tensor_the_architecture_does_not_have_is_refused_naming_the_key(tmp_path, key, tensor_shape, words):
+    import torch
+
+    payload = checkpoint_payload()
+    payload["state_dict"][key] = torch.zeros(tensor_shape)
+    path = tmp_path / "odd.pt"
+    torch.save(payload, path)
+    res = _load(path)
+    assert_bounded(res)
+    assert res.out.startswith("REFUSED") and f"checkpoint '{path}' does not fit architecture resnext50_32x4d" in res.out
+    assert all(w in res.out for w in words) and res.out.count("\n") == 1, str(res)
+
+
+def test_a_head_that_disagrees_with_the_manifest_is_refused_before_loading(tmp_path):
+    import torch
+
+    payload = checkpoint_payload(classes=3)
+    payload["manifest"]["class_names"] = ["a", "b"]
+    path = tmp_path / "head.pt"
+    torch.save(payload, path)
+    res = _load(path)
+    assert_bounded(res)
+    assert res.out.startswith("REFUSED") and "2 class names given but the model head (fc) has 3 outputs" in res.out, str(res)
+
+
+def test_a_plain_state_dict_of_another_shape_is_refused_for_the_given_arch(tmp_path):
+    import torch
+
+    path = tmp_path / "plain.pth"
+    torch.save({"fc.weight": torch.zeros(5, 512), "fc.bias": torch.zeros(5)}, path)  # a resnet18 head
+    res = _load(path, "resnext50_32x4d")
+    assert_bounded(res)
+    assert res.out.startswith("REFUSED") and "'fc.weight': (5, 512) vs (5, 2048)" in res.out, str(res)
+
+
+def test_the_layout_reader_allocates_nothing_and_reads_real_checkpoints(tmp_path):
+    """The declarations of a real training checkpoint (weights, optimizer state, RNG states) pass the checks."""
+    import torch
+
+    from infer_torchvision_resnext.checkpoint_layout import TensorDecl, precheck, read_layout, tensors
+    from workflow.errors import SetupError
+
+    payload = checkpoint_payload()
+    payload["extra"] = {"optimizer": {"state": {0: {"momentum_buffer": torch.zeros(2, 2048)}}, "param_groups": [{"lr": 0.1}]},
+                        "rng": {"torch": torch.get_rng_state(), "python": [3, [1, 2], None]}, "epoch": 1, "tag": b"\x00\xff"}
+    path = tmp_path / "last.pt"
+    torch.save(payload, path)
+    tree, entries, storages = read_layout(path, SetupError)
+    assert tree["manifest"] == payload["manifest"] and tree["extra"]["tag"] == b"\x00\xff"
+    shapes = {k: t.shape for k, t in tensors(tree) if isinstance(t, TensorDecl)}
+    assert shapes["state_dict.fc.weight"] == (2, 2048) and shapes["extra.optimizer.state.0.momentum_buffer"] == (2, 2048)
+    assert len(storages) == 4 and all(s.numel * s.itemsize <= entries[s.key] for s in storages.values())
+    precheck(path, "workflow-resnext-checkpoint", 1, None, SetupError)

@@ -45,7 +45,7 @@ def test_saved_file_loads_with_weights_only(tmp_path, small_model):
 
 
 def test_ddp_module_prefix_is_stripped(tmp_path):
-    state = {"module.fc.weight": torch.zeros(3, 4), "module.fc.bias": torch.zeros(3)}
+    state = {"module.fc.weight": torch.zeros(3, 2048), "module.fc.bias": torch.zeros(3)}  # shapes of the arch's head
     path = save_checkpoint(tmp_path / "ddp.pt", state, _manifest())
     assert set(load_checkpoint(path).state_dict) == {"fc.weight", "fc.bias"}
 
