@@ -26,9 +26,11 @@ import math
 import os
 import re
 import threading
+import warnings
 from typing import BinaryIO
 
 from workflow.errors import InputError
+from workflow.native_log import native_messages, quiet_opencv, summary
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"})
 MAX_PIXELS_ENV = "WORKFLOW_MAX_IMAGE_PIXELS"
@@ -160,9 +162,17 @@ def _reduced_jpeg(fp: BinaryIO, im, target: tuple[int, int]):
     if data[-2:].tobytes() != b"\xff\xd9":
         return None
     flags = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
+    quiet_opencv(cv2)
     try:
-        bgr = cv2.imdecode(data, flags)
+        with native_messages() as caught:  # libjpeg prints "Corrupt JPEG data: ..." on the C stderr
+            bgr = cv2.imdecode(data, flags)
+        if caught:  # maybe another thread's message: decode again alone to know whose it is
+            with native_messages(exclusive=True) as caught:
+                bgr = cv2.imdecode(data, flags)
     except cv2.error:  # e.g. above OpenCV's own pixel limit: PIL decodes (or reports) it
+        return None
+    if caught:  # a damaged file: said naming it; PIL then decodes it as it always did, or refuses it
+        warnings.warn(f"{decoding_file()}: the JPEG decoder reported {summary(caught)}", RuntimeWarning, stacklevel=2)
         return None
     if bgr is None or bgr.ndim != 3:
         return None

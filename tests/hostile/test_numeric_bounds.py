@@ -1,13 +1,18 @@
 """Class 16a: numeric parameters are bounded at validation (finite, sane ranges), and bad values name file and field.
 
-Also: an empty ``--input`` value is refused, and a decoding library's warning names the file.
+Also: an empty ``--input`` value is refused, and a decoding library's warning names the file, including what
+OpenCV/FFmpeg/libjpeg print from C (caught and reported as a warning or item error naming the file).
 """
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import pytest
 
 from tests.hostile.helpers import assert_bounded, child_env, pipeline, run_bounded, tiny_png, workflow_cmd
 
+REPO = Path(__file__).resolve().parents[2]
 TRAIN_BAD = {
     "learning_rate": [".inf", "-.inf", ".nan", "1e308", "1e400"],
     "num_workers": ["48000", "100000"],
@@ -86,3 +91,93 @@ def test_decoder_warning_names_the_file(tmp_path, plugins):
     assert_bounded(res)
     warnings = [ln for ln in res.err.splitlines() if ln.startswith("warning")]
     assert all("warny.png" in ln for ln in warnings), str(res)
+
+
+def _damaged_video(path):
+    """An MJPG AVI of 10 noisy frames whose JPEG payloads are overwritten (FFmpeg prints ``[mjpeg @ 0x...]``)."""
+    import cv2
+    import numpy as np
+
+    clean = path.with_name("clean.avi")
+    writer = cv2.VideoWriter(str(clean), cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 64))
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        writer.write(rng.integers(0, 255, (64, 64, 3), np.uint8))
+    writer.release()
+    data = bytearray(clean.read_bytes())
+    pos = 0
+    while (pos := data.find(b"\xff\xda", pos + 1)) != -1:
+        for k in range(pos + 20, min(pos + 400, len(data) - 4), 7):
+            data[k] = 0xFF if k % 2 else 0x00
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _damaged_jpeg(path):
+    """A 800x600 JPEG with damaged entropy data that still ends with EOI (libjpeg: ``Corrupt JPEG data``)."""
+    import cv2
+    import numpy as np
+
+    img = np.random.default_rng(0).integers(0, 255, (600, 800, 3), np.uint8)
+    data = bytearray(cv2.imencode(".jpg", img)[1].tobytes())
+    for k in range(data.find(b"\xff\xda") + 100, len(data) - 1000, 97):
+        data[k] = 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _stray_lines(err: str) -> list[str]:
+    """Lines of stderr that are not the command's own (``warning:``, ``error:``), e.g. a C library's log."""
+    return [ln for ln in err.splitlines() if ln.strip() and not ln.startswith(("warning:", "error:"))]
+
+
+def test_video_decoder_messages_name_the_file_and_nothing_prints_raw(tmp_path, plugins):
+    video = _damaged_video(tmp_path / "damaged.avi")
+    file = pipeline(tmp_path / "p.yaml", "brightness")
+    res = run_bounded(workflow_cmd("run", str(file), "--input", f"image={video}", "-o", str(tmp_path / "out")),
+                      env=child_env(plugins))
+    assert_bounded(res)
+    assert not _stray_lines(res.err), str(res)  # no "[mjpeg @ 0x...] overread 8" on the bare stderr
+    warnings = [ln for ln in res.err.splitlines() if ln.startswith("warning")]
+    assert any(f"{video}: the video decoder reported '[mjpeg]" in ln for ln in warnings), str(res)
+    assert all("damaged.avi" in ln for ln in warnings), str(res)
+
+
+def test_jpeg_decoder_messages_never_print_raw_and_the_item_error_names_the_file(tmp_path, plugins):
+    """The reduced-scale OpenCV path: libjpeg's message becomes a warning naming the file; PIL then refuses it."""
+    jpeg = _damaged_jpeg(tmp_path / "damaged.jpg")
+    res = run_bounded([sys.executable, "-c", "import sys\nfrom workflow.imaging import load_image\n"
+                       "try:\n    load_image(sys.argv[1], min_side=64)\nexcept Exception as e:\n    print('REFUSED', e)\n",
+                       str(jpeg)], env=child_env(), cwd=REPO)
+    assert_bounded(res)
+    assert res.out.startswith(f"REFUSED {jpeg}: truncated or corrupt image"), str(res)
+    assert f"{jpeg}: the JPEG decoder reported 'Corrupt JPEG data" in res.err, str(res)
+    assert all(str(jpeg) in ln for ln in res.err.splitlines() if "Corrupt" in ln), str(res)  # never a bare C line
+    file = pipeline(tmp_path / "p.yaml", "brightness")
+    res = run_bounded(workflow_cmd("run", str(file), "--input", f"image={tmp_path}", "-o", str(tmp_path / "out")),
+                      env=child_env(plugins))
+    assert_bounded(res)
+    assert not _stray_lines(res.err) and "damaged.jpg: truncated or corrupt image" in res.err, str(res)
+
+
+def test_decoder_messages_are_named_right_when_threads_decode_at_once(tmp_path):
+    """Clean and damaged JPEGs decoded by 4 threads: every caught message names the damaged file, only it."""
+    import cv2
+    import numpy as np
+
+    damaged = _damaged_jpeg(tmp_path / "damaged.jpg")
+    for i in range(12):
+        img = np.random.default_rng(i).integers(0, 255, (600, 800, 3), np.uint8)
+        (tmp_path / f"clean{i}.jpg").write_bytes(cv2.imencode(".jpg", img)[1].tobytes())
+    code = ("import sys, warnings\nfrom concurrent.futures import ThreadPoolExecutor\nfrom pathlib import Path\n"
+            "from workflow.imaging import load_image\nwarnings.simplefilter('always')\n"
+            "def one(p):\n    try:\n        load_image(p, min_side=64)\n        return 'ok'\n"
+            "    except Exception as e:\n        return 'REFUSED ' + str(e)\n"
+            "files = sorted(Path(sys.argv[1]).glob('*.jpg')) * 3\n"
+            "with ThreadPoolExecutor(4) as pool:\n    print('\\n'.join(pool.map(one, files)))\n")
+    res = run_bounded([sys.executable, "-c", code, str(tmp_path)], env=child_env(), cwd=REPO)
+    assert_bounded(res)
+    assert res.rc == 0 and res.out.splitlines().count("ok") == 36 and res.out.count(f"REFUSED {damaged}:") == 3, str(res)
+    caught = [ln for ln in res.err.splitlines() if "decoder reported" in ln]
+    assert len(caught) == 3 and all(f"{damaged}: the JPEG decoder" in ln for ln in caught), str(res)
+    assert all(str(damaged) in ln for ln in res.err.splitlines() if "Corrupt" in ln), str(res)

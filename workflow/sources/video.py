@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
 from workflow.errors import InputError
+from workflow.native_log import native_messages, quiet_opencv, summary
 
 VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
 
@@ -15,44 +17,62 @@ def video_info(path: str | os.PathLike) -> dict[str, Any]:
     """``fps``, ``width``, ``height`` and ``frames`` (a container estimate; may be 0) of a video file."""
     import cv2
 
-    cap = _open_capture(path)
+    messages: list[str] = []
+    cap = _open_capture(path, messages)
     try:
         return {"fps": float(cap.get(cv2.CAP_PROP_FPS) or 0.0), "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
                 "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), "frames": max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))}
     finally:
         cap.release()
+        _report(path, messages)
 
 
 def iter_video_frames(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, frame)`` for every frame of a video, frames as HxWx3 uint8 RGB arrays.
 
+    What the decoder prints (FFmpeg's ``[mjpeg @ 0x...] overread``) is caught and reported as one warning
+    naming the file once the video is done (or abandoned), never on the bare stderr.
+
     Raises:
-        InputError: the file is missing or cannot be opened as a video.
+        InputError: the file is missing or cannot be opened as a video (with the decoder's first message).
     """
     import cv2
 
-    cap = _open_capture(path)
+    messages: list[str] = []
+    cap = _open_capture(path, messages)
     try:
         index = 0
         while True:
-            ok, frame = cap.read()
+            with native_messages(exclusive=True) as caught:  # alone: what it catches is this video's
+                ok, frame = cap.read()
+            messages += caught
             if not ok:
                 break
             yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             index += 1
     finally:
         cap.release()
+        _report(path, messages)
 
 
-def _open_capture(path: str | os.PathLike):
+def _report(path, messages: list[str]) -> None:
+    if messages:
+        warnings.warn(f"{path}: the video decoder reported {summary(messages)} (damaged file?)", RuntimeWarning,
+                      stacklevel=3)
+
+
+def _open_capture(path: str | os.PathLike, messages: list[str]):
     import cv2
 
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such video file")
-    cap = _capture(cv2, os.fspath(path))
+    quiet_opencv(cv2)
+    with native_messages(exclusive=True) as caught:
+        cap = _capture(cv2, os.fspath(path))
     if not cap.isOpened():
         cap.release()
-        raise InputError(f"{path}: cannot open as a video")
+        raise InputError(f"{path}: cannot open as a video" + (f" (decoder: {summary(caught)})" if caught else ""))
+    messages += caught
     return cap
 
 
