@@ -137,18 +137,19 @@ def read_layout(path: Path, error: type[SetupError]) -> tuple[Any, dict[str, int
     return tree, entries, unpickler.storages
 
 
-def tensors(tree: Any, prefix: str = "", depth: int = 0) -> Iterator[tuple[str, TensorDecl]]:
-    """``(dotted key, declaration)`` of every tensor in ``tree`` (dicts, lists, tuples)."""
-    if depth > 32:
-        return
-    if isinstance(tree, TensorDecl):
-        yield prefix, tree
-    elif isinstance(tree, dict):
-        for k, v in tree.items():
-            yield from tensors(v, f"{prefix}.{k}" if prefix else str(k), depth + 1)
-    elif isinstance(tree, (list, tuple)):
-        for i, v in enumerate(tree):
-            yield from tensors(v, f"{prefix}.{i}" if prefix else str(i), depth + 1)
+def tensors(tree: Any, prefix: str = "") -> Iterator[tuple[str, TensorDecl]]:
+    """``(dotted key, declaration)`` of every tensor in ``tree`` (dicts, lists, tuples); each container is visited
+    once, however often the pickle shares it, so nested shared lists cannot make the walk explode."""
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [(prefix, tree)]
+    while stack:
+        key, node = stack.pop()
+        if isinstance(node, TensorDecl):
+            yield key, node
+        elif isinstance(node, (dict, list, tuple)) and id(node) not in seen:
+            seen.add(id(node))
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend((f"{key}.{k}" if key else str(k), v) for k, v in reversed(list(items)))
 
 
 def check_storages(path: Path, tree: Any, error: type[SetupError]) -> None:
