@@ -66,17 +66,34 @@ def test_weights_missing_offline_stop_the_folder_run_at_once(folder, downloads, 
     _assert_no_repeated_lines(err)
 
 
-def test_a_missing_class_file_stops_the_folder_run_at_once(folder, downloads, tmp_path, capsys):
+def _run_with_class_file(class_file: Path, folder, tmp_path, capsys) -> tuple[int, list[str], str]:
     pipeline = tmp_path / "classify.yaml"
-    missing = tmp_path / "no_such_classes.txt"
     pipeline.write_text(EXAMPLE.read_text().replace("params: {model_name: resnext50, top_k: 3}",
-                                                    f"params: {{model_name: resnext50, top_k: 3, class_file: '{missing}'}}"))
+                                                    f"params: {{model_name: resnext50, top_k: 3, class_file: '{class_file}'}}"))
     assert "class_file" in pipeline.read_text()
     code = main(["run", str(pipeline), "--input", f"image={folder}", "--output", str(tmp_path / "out")])
     err = capsys.readouterr().err
+    return code, _error_lines(err), err
+
+
+def test_a_missing_class_file_stops_the_folder_run_at_once(folder, downloads, tmp_path, capsys):
+    missing = tmp_path / "no_such_classes.txt"
+    code, lines, err = _run_with_class_file(missing, folder, tmp_path, capsys)
     assert code == 1, err
-    lines = _error_lines(err)
     assert len(lines) == 1, err
-    assert lines[0].startswith(f"error: task 'classify': parameter 'class_file': class file '{missing}' cannot be read")
+    # caught when the pipeline is loaded, before any model or image: file, line, task and parameter
+    assert lines[0].startswith(f"error: {tmp_path / 'classify.yaml'}:"), lines[0]
+    assert "task 'classify'" in lines[0] and "class_file" in lines[0] and f"'{missing}' does not exist" in lines[0]
+    assert downloads == []
+    _assert_no_repeated_lines(err)
+
+
+def test_an_empty_class_file_stops_the_folder_run_at_once(folder, downloads, tmp_path, capsys):
+    empty = tmp_path / "classes.txt"
+    empty.write_text("\n\n")
+    code, lines, err = _run_with_class_file(empty, folder, tmp_path, capsys)
+    assert code == 1, err
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"error: task 'classify': parameter 'class_file': class file '{empty}' has no class names")
     assert downloads == []  # the class file is read before any weights are fetched
     _assert_no_repeated_lines(err)

@@ -38,7 +38,7 @@ def test_defaults_follow_ikomia_names():
     p = InferTorchvisionResnext().get_parameters()
     assert p == {"model_name": "resnext50", "input_size": None, "pretrained_weights": "DEFAULT", "model_weight_file": None,
                  "class_file": None, "top_k": 5, "device": "auto", "precision": "auto", "backend": "auto", "batch_size": 8,
-                 "dataset": None, "annotated_min_side": 0}
+                 "dataset": None, "annotated_min_side": 0, "calibration_folder": None}
 
 
 def test_strings_are_coerced_and_aliases_accepted():
@@ -55,7 +55,7 @@ def test_strings_are_coerced_and_aliases_accepted():
 @pytest.mark.parametrize("values, message", [
     ({"top_k": "0"}, r"parameter 'top_k' got '0', expected int \(>= 1\)"),
     ({"model_name": "resnxt50"}, r"parameter 'model_name' got 'resnxt50', expected one of 'resnext50', 'resnext101'"),
-    ({"precision": "int8"}, r"parameter 'precision' got 'int8'"),
+    ({"precision": "int4"}, r"parameter 'precision' got 'int4'"),
     ({"modle_name": "resnext50"}, r"unknown parameter 'modle_name' \(did you mean 'model_name'\?\)"),
     ({"input_size": "big"}, r"parameter 'input_size' got 'big'"),
 ])
