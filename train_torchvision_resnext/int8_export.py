@@ -51,8 +51,6 @@ def quantize_checkpoint(best_path: Path, train_files: Sequence[Path], val_sample
             "calibration_id": "train:" + calibration_id(cal), "calibration": {"images": len(cal), "from": "training set"},
             "check": {**check.to_dict(), "on": "validation images"}}
     write_entry(folder, quantized, meta)
-    log.info("%s: INT8 model written to '%s': val top-1 %.4f (fp32 %.4f), top-1 agreement %.4f on %d images",
-             task_id, folder, check.top1_int8, check.top1_fp32, check.agreement, check.images)
     return {"model": folder.name, "calibration_images": len(cal), "validation_images": check.images,
             "top1_int8": check.top1_int8, "top1_fp32": check.top1_fp32, "top1_agreement": check.agreement}
 
@@ -76,6 +74,48 @@ def quantize_run(run_dir: Path, train: Sequence[tuple[Path, int]], val: Sequence
     if not val:
         log.info("%s: no INT8 model written: there are no validation images to check it on", task_id)
         return None
-    int8 = quantize_checkpoint(run_dir / "best.pt", [path for path, _ in train], val, task_id=task_id)
+    int8 = quantize_in_child(run_dir / "best.pt", [path for path, _ in train], list(val), task_id=task_id)
+    log.info("%s: INT8 model written to '%s': val top-1 %.4f (fp32 %.4f), top-1 agreement %.4f on %d images",
+             task_id, run_dir / int8["model"], int8["top1_int8"], int8["top1_fp32"], int8["top1_agreement"],
+             int8["validation_images"])
     record_in_metrics(run_dir, int8)
     return int8
+
+
+def quantize_in_child(best_path: Path, train_files: Sequence[Path], val_samples: Sequence[tuple[Path, int]],
+                      *, task_id: str = "") -> dict[str, Any]:
+    """:func:`quantize_checkpoint` in a fresh Python process (``python -m`` this module); its error is raised here.
+
+    NNCF and the OpenVINO conversion stay out of the training process: with both loaded in it, a later
+    OpenVINO compile in that process was seen to crash it (SIGSEGV) on this machine.
+    """
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="int8-") as tmp:
+        job, result = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        job.write_text(json.dumps({"best": os.fsdecode(best_path), "train": [os.fsdecode(p) for p in train_files],
+                                   "val": [[os.fsdecode(p), int(y)] for p, y in val_samples], "task_id": task_id}),
+                       encoding="ascii")
+        proc = subprocess.run([sys.executable, "-m", __name__, str(job), str(result)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, errors="replace")
+        if proc.returncode != 0 or not result.is_file():
+            last = next((line for line in reversed(proc.stderr.splitlines()) if line.strip()), "no message")
+            raise RuntimeError(f"INT8 calibration of '{best_path}' failed (exit {proc.returncode}): {last[:300]}")
+        return json.loads(result.read_text(encoding="utf-8"))
+
+
+def _main(job_file: str, result_file: str) -> None:
+    job = json.loads(Path(job_file).read_text(encoding="ascii"))
+    # file names that are not UTF-8 travel as ASCII JSON escapes of their surrogates and come back exactly
+    int8 = quantize_checkpoint(Path(job["best"]), [Path(p) for p in job["train"]], [(Path(p), y) for p, y in job["val"]],
+                               task_id=job["task_id"])
+    atomic_write_text(result_file, json.dumps(int8))
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(sys.argv[1], sys.argv[2])
