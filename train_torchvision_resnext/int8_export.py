@@ -74,7 +74,12 @@ def quantize_run(run_dir: Path, train: Sequence[tuple[Path, int]], val: Sequence
     if not val:
         log.info("%s: no INT8 model written: there are no validation images to check it on", task_id)
         return None
-    int8 = quantize_in_child(run_dir / "best.pt", [path for path, _ in train], list(val), task_id=task_id)
+    try:
+        int8 = quantize_in_child(run_dir / "best.pt", [path for path, _ in train], list(val), task_id=task_id)
+    except RuntimeError as exc:  # best.pt stands: the optional INT8 step is reported, in the log and metrics.json
+        log.warning("%s: no INT8 model written: %s", task_id, exc)
+        record_in_metrics(run_dir, {"error": str(exc)})
+        return None
     log.info("%s: INT8 model written to '%s': val top-1 %.4f (fp32 %.4f), top-1 agreement %.4f on %d images",
              task_id, run_dir / int8["model"], int8["top1_int8"], int8["top1_fp32"], int8["top1_agreement"],
              int8["validation_images"])
