@@ -11,6 +11,12 @@ def did_you_mean(word: Any, choices: Iterable[str], cutoff: float = 0.6) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def exception_text(exc: BaseException, limit: int = 300) -> str:
+    """The message of ``exc`` on one line (its type name when it has none), at most ``limit`` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:limit]
+
+
 class WorkflowError(Exception):
     """Base class of every error the toolkit raises on purpose."""
 

@@ -29,7 +29,7 @@ import threading
 import warnings
 from typing import BinaryIO
 
-from workflow.errors import InputError
+from workflow.errors import InputError, exception_text
 from workflow.native_log import native_messages, quiet_opencv, summary
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"})
@@ -115,7 +115,7 @@ def _decode_named(fp: BinaryIO, name: str, min_side: int | None, max_pixels: int
     except MemoryError:
         raise
     except Exception as exc:  # broken headers raise OSError, SyntaxError, ValueError, struct.error...
-        raise InputError(f"{name}: not a readable image ({_one_line(exc)})") from None
+        raise InputError(f"{name}: not a readable image ({exception_text(exc)})") from None
     with im:
         width, height = im.size
         if width * height > limit:
@@ -138,7 +138,7 @@ def _decode_named(fp: BinaryIO, name: str, min_side: int | None, max_pixels: int
         except MemoryError:
             raise
         except Exception as exc:  # PIL raises OSError, SyntaxError, struct.error... for broken files
-            raise InputError(f"{name}: truncated or corrupt image ({_one_line(exc)})") from None
+            raise InputError(f"{name}: truncated or corrupt image ({exception_text(exc)})") from None
 
 
 def _reduced_jpeg(fp: BinaryIO, im, target: tuple[int, int]):
@@ -218,8 +218,3 @@ def _scale_to_uint8(arr, mode: str):
     else:
         out = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else arr * 0
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]

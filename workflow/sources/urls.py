@@ -4,8 +4,8 @@ from __future__ import annotations
 import time
 import urllib.parse
 
-from workflow.errors import InputError
-from workflow.imaging import _one_line, decode_bytes
+from workflow.errors import InputError, exception_text
+from workflow.imaging import decode_bytes
 from workflow.sources.deadline_http import Deadline, deadline_handlers
 
 DEFAULT_MAX_URL_BYTES = 50 * 1024 * 1024
@@ -70,11 +70,11 @@ def _read(opener, request, url: str, max_bytes: int, timeout: float, deadline: f
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, (socket.timeout, TimeoutError)):
             raise InputError(f"{url}: timed out after {timeout:g} s") from None
-        raise InputError(f"{url}: cannot fetch ({_one_line(exc.reason)})") from None
+        raise InputError(f"{url}: cannot fetch ({exception_text(exc.reason)})") from None
     except (socket.timeout, TimeoutError):
         raise InputError(f"{url}: timed out after {timeout:g} s") from None
     except (OSError, ValueError) as exc:
-        raise InputError(f"{url}: cannot fetch ({_one_line(exc)})") from None
+        raise InputError(f"{url}: cannot fetch ({exception_text(exc)})") from None
 
 
 def load_url(url: str, min_side: int | None = None, max_bytes: int = DEFAULT_MAX_URL_BYTES, timeout: float = 30.0):
