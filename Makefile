@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check $(TORCH_SPEC)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,openvino,serve,ray]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,openvino,serve,ray,onnx]'
 	touch $(STAMP)
 
 install: $(STAMP)
