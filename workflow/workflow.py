@@ -90,14 +90,21 @@ class Workflow(Graph):
 
         save_workflow(self, path)
 
-    def run_on(self, **source: Any) -> RunReport:
+    def run_on(self, engine: str = "local", **source: Any) -> RunReport:
         """Run on one source: ``path=``, ``array=``, ``folder=``, ``video=`` or ``url=`` (see :func:`workflow.runner.run_on`).
 
+        ``engine="ray"`` runs a ``folder=`` on Ray Data instead, with that engine's options
+        (``actors=``, ``actor_cpus=``, ``address=``; see :func:`workflow.ray_engine.run_on_ray`).
         Afterwards :meth:`get_time_metrics` covers the whole run and :meth:`get_outputs` its last item.
         """
-        from workflow.runner import run_on  # imported on use: sources, results files, threads
+        if engine == "local":
+            from workflow.runner import run_on  # imported on use: sources, results files, threads
 
-        report = run_on(self, **source)
+            report = run_on(self, **source)
+        else:
+            from workflow.engines import run_on_engine
+
+            report = run_on_engine(engine, self, source)
         self._times = dict(report.times)
         self._last_outputs = dict(report.outputs)
         return report

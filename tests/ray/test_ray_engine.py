@@ -49,11 +49,12 @@ def assert_same_rows(got_rows: list[dict[str, str]], want_rows: list[dict[str, s
 def test_ray_run_gives_the_local_rows_and_resumes(ray_cluster, data, capsys):
     from workflow import Workflow
     from workflow.cli import main
-    from workflow.ray_engine import run_on_ray
 
     tmp, pipeline, rels = data
     out = tmp / "ray"
-    report = run_on_ray(Workflow.load(pipeline), tmp / "photos", output_dir=out, actors=2, actor_cpus=1, batch_size=4)
+    wf = Workflow.load(pipeline)
+    report = wf.run_on(folder=tmp / "photos", engine="ray", output_dir=out, actors=2, actor_cpus=1, batch_size=4)
+    assert set(wf.get_time_metrics()) >= {"classify", "total"}
     local_rows = read_csv(tmp / "local" / "results.csv")
     assert sorted(r["path"] for r in local_rows) == rels
     assert_same_rows(read_csv(out / "results.csv"), local_rows)
