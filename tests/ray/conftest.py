@@ -11,6 +11,8 @@ import pytest
 def ray_cluster():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    from workflow.ray_engine.cluster import init_options
+
+    ray.init(num_cpus=2, **init_options(quiet=True))  # as `workflow run --engine ray` starts it
     yield ray
     ray.shutdown()

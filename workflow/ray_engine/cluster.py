@@ -33,7 +33,7 @@ def connect(address: str | None = None):
     if ray.is_initialized():
         return ray
     address = address or os.environ.get("RAY_ADDRESS") or None
-    options = dict(include_dashboard=False, logging_level=logging.ERROR if quiet else logging.INFO, log_to_driver=True)
+    options = init_options(quiet)
     if address:
         log.info("joining the Ray cluster at %s", address)
         ray.init(address=address, **options)
@@ -41,6 +41,16 @@ def connect(address: str | None = None):
         log.info("starting a local Ray with %d CPUs", os.cpu_count() or 1)
         ray.init(num_cpus=os.cpu_count() or 1, **options)
     return ray
+
+
+def init_options(quiet: bool = True) -> dict:
+    """``ray.init`` options of a run: no dashboard; when quiet, Ray's own logs stay in its log folder.
+
+    Errors never need Ray's logs: an actor returns bad files and setup errors as results, so a
+    quiet run prints only this toolkit's lines (Ray's processes would otherwise echo theirs,
+    e.g. the GCS noting a failed actor, to the driver's stderr).
+    """
+    return dict(include_dashboard=False, logging_level=logging.ERROR if quiet else logging.INFO, log_to_driver=not quiet)
 
 
 def cluster_cpus() -> int:
