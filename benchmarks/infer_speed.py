@@ -11,8 +11,9 @@ Generates a folder of real-sized JPEGs (scikit-image photos upscaled and varied 
 
 and prints images/s for each and the ratios c/a and c/b (goals: >= 5.0 and >= 0.75; with
 ``--precision int8`` on an AVX2-only CPU: >= 3.0 and >= 0.8). The CPU class is printed first.
-(b) and (c) alternate ``--repeat`` times and the best of each counts, since a shared
-machine's load changes from one second to the next.
+(a), (b) and (c) alternate ``--repeat`` times and the best of each counts, since a shared
+machine's load changes from one second to the next ((a) runs on the first ``--a-images``
+images: it is the slow one).
 
 Weights: ``--weights FILE`` (a checkpoint or torchvision state dict), else
 $RESNEXT_IMAGENET_WEIGHTS, else a random-weight 1000-class checkpoint (speed does not
@@ -75,8 +76,8 @@ def weights_file(arg: str | None, model: str, workdir: Path) -> tuple[Path, str]
     return save_checkpoint(workdir / f"{arch}-random.pt", create_model(arch), manifest), "random weights"
 
 
-def time_ikomia_style(paths: list[Path], weights: Path, model: str, size: int) -> float:
-    """(a) per image: cv2 read, BGR->RGB, ToTensor + squashing Resize + Normalize, fp32 eager forward."""
+def ikomia_loop(weights: Path, model: str, size: int):
+    """(a) a timer of the per-image loop: cv2 read, BGR->RGB, ToTensor + squashing Resize + Normalize, fp32 eager."""
     import cv2
     import torch
     from torchvision import transforms
@@ -87,13 +88,17 @@ def time_ikomia_style(paths: list[Path], weights: Path, model: str, size: int) -
     net = build_model(load_checkpoint(weights, arch=resolve_arch(model))).eval()
     trf = transforms.Compose([transforms.ToTensor(), transforms.Resize((size, size), antialias=True),
                               transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
-    start = time.perf_counter()
-    for path in paths:
-        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-        with torch.no_grad():
-            probs = torch.softmax(net(trf(rgb).unsqueeze(0)), dim=1)
-        probs.topk(5)
-    return len(paths) / (time.perf_counter() - start)
+
+    def run(paths: list[Path]) -> float:
+        start = time.perf_counter()
+        for path in paths:
+            rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+            with torch.no_grad():
+                probs = torch.softmax(net(trf(rgb).unsqueeze(0)), dim=1)
+            probs.topk(5)
+        return len(paths) / (time.perf_counter() - start)
+
+    return run
 
 
 def time_model_only(task, count: int, batch: int) -> float:
@@ -128,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default=None)
     parser.add_argument("--repeat", type=int, default=3, help="alternating (b)/(c) runs; the best of each is kept")
     parser.add_argument("--skip-a", action="store_true", help="skip the slow Ikomia-style loop")
+    parser.add_argument("--a-images", type=int, default=24, help="images per run of the Ikomia-style loop (a)")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "int8"),
                         help="int8: NNCF-quantized OpenVINO model calibrated on 16 other JPEGs (quantized once, cached)")
     args = parser.parse_args(argv)
@@ -159,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{classifier.preprocessing.crop_size}px", flush=True)
         wf.run_on(folder=tmp / "images", output_dir=tmp / "warm", save_images=False)  # warm-up pass (caches, threads)
 
-        bs, cs = [], []
-        for _ in range(args.repeat):  # alternate (b) and (c); keep the best of each (the machine is shared)
+        as_, bs, cs = [], [], []
+        ikomia = None if args.skip_a else ikomia_loop(weights, args.model, classifier.preprocessing.crop_size)
+        for _ in range(args.repeat):  # alternate (a), (b) and (c); keep the best of each (the machine is shared)
+            if ikomia is not None:
+                as_.append(ikomia(paths[:args.a_images]))
             bs.append(time_model_only(task, args.images, args.batch))
             c, report = time_folder_run(wf, tmp / "images", tmp / "out", args.images)
             cs.append(c)
@@ -169,12 +178,14 @@ def main(argv: list[str] | None = None) -> int:
               f"(runs: {', '.join(f'{v:.1f}' for v in bs)})", flush=True)
         print(f"(c) folder run end to end: {c:.1f} img/s (runs: {', '.join(f'{v:.1f}' for v in cs)}; last run's task "
               f"times: {', '.join(f'{k} {v:.2f}s' for k, v in report.times.items())})", flush=True)
-        if args.skip_a:
-            print(f"c/b = {c / b:.2f} (goal >= 0.75)")
+        goal_a, goal_b = (3.0, 0.8) if rt.precision == "int8" else (5.0, 0.75)
+        if ikomia is None:
+            print(f"c/b = {c / b:.2f} (goal >= {goal_b})")
             return 0
-        a = time_ikomia_style(paths, weights, args.model, classifier.preprocessing.crop_size)
-        print(f"(a) Ikomia-style per-image fp32 eager, squashing resize: {a:.1f} img/s", flush=True)
-        print(f"c/a = {c / a:.2f} (goal >= 5.0)   c/b = {c / b:.2f} (goal >= 0.75)")
+        a = max(as_)
+        print(f"(a) Ikomia-style per-image fp32 eager, squashing resize: {a:.1f} img/s "
+              f"(runs: {', '.join(f'{v:.1f}' for v in as_)})", flush=True)
+        print(f"c/a = {c / a:.2f} (goal >= {goal_a})   c/b = {c / b:.2f} (goal >= {goal_b})")
     return 0
 
 
