@@ -7,28 +7,17 @@ from typing import Any, Callable, TypeVar
 import torch
 import torch.distributed as dist
 
-from workflow.distributed import dist_info
+from workflow.distributed import DistInfo, dist_info
 from workflow.errors import TaskRunError, WorkflowError
 
 T = TypeVar("T")
 
 
 @dataclass
-class DistContext:
+class DistContext(DistInfo):
     """This process's place in the job; ``owns_group`` when it created the process group (and tears it down)."""
 
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
     owns_group: bool = False
-
-    @property
-    def is_distributed(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
 
     def barrier(self) -> None:
         if self.is_distributed:

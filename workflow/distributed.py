@@ -5,8 +5,10 @@ import os
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass
 class DistInfo:
+    """This process's rank, the job's world size and the rank on this node."""
+
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0

@@ -22,7 +22,8 @@ tasks:
   - id: train
     task: train_torchvision_resnext
     params: {{dataset_folder: '{data}', output_folder: '{run}', epochs: 3, batch_size: 4, input_size: 32,
-             pretrained: false, feature_extract: false, num_workers: 0, seed: 0, resume: {resume}}}
+             pretrained: false, feature_extract: false, num_workers: 0, seed: 0, resume: {resume},
+             quantize_int8: false}}  # INT8 calibration has its own tests
 """
 
 
