@@ -64,9 +64,9 @@ def entry_key(weights_sha256: str, preprocessing: dict[str, Any], calibration: s
     import nncf
     import openvino
 
-    from infer_torchvision_resnext.int8_quantize import OVERFLOW_FIX
+    from infer_torchvision_resnext.int8_quantize import RECIPE
 
-    text = json.dumps([weights_sha256, preprocessing, calibration, openvino.__version__, nncf.__version__, OVERFLOW_FIX],
+    text = json.dumps([weights_sha256, preprocessing, calibration, openvino.__version__, nncf.__version__, RECIPE],
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 

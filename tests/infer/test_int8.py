@@ -122,3 +122,30 @@ def test_calibration_folder_quantizes_once_and_auto_follows_the_agreement(probe,
         entry.write_text(json.dumps(meta))
         auto = InferTorchvisionResnext({"model_weight_file": str(path), "calibration_folder": str(folder)})
         assert auto.load_model().runtime.precision == expected
+
+
+def test_quantized_model_keeps_the_stem_convolution_fp32():
+    """Every convolution but the first runs in INT8; the stem reads the normalised pixels with fp32 weights."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    from infer_torchvision_resnext.int8_quantize import first_convolution, quantize_model
+
+    rng = np.random.default_rng(1)
+    x = ops.parameter([-1, 16, 16, 3], ov.Type.u8, name="image")
+    f = ops.transpose(ops.convert(x, ov.Type.f32), ops.constant(np.array([0, 3, 1, 2])))
+    f = ops.multiply(ops.subtract(f, ops.constant(np.full((1, 3, 1, 1), 120, np.float32))),  # mean/std in the graph
+                     ops.constant(np.full((1, 3, 1, 1), 1 / 58, np.float32)))
+    for cin, cout in ((3, 8), (8, 8)):
+        w = ops.constant(rng.normal(0, 0.2, (cout, cin, 3, 3)).astype(np.float32))
+        f = ops.relu(ops.convolution(f, w, [1, 1], [1, 1], [1, 1], [1, 1]))
+    model = ov.Model([ops.reduce_mean(f, ops.constant(np.array([2, 3])), keep_dims=False)], [x])
+    stem = first_convolution(model)
+    crops = [rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in range(8)]
+    quantized = quantize_model(model, crops)
+    convs = [op for op in quantized.get_ordered_ops() if op.get_type_name() == "Convolution"]
+    fed_by = [[op.input(i).get_source_output().get_node().get_type_name() for i in (0, 1)] for op in convs]
+    assert convs[0].get_friendly_name() == stem
+    # stem: fp32 activations (the normalising Multiply) and fp32 weights; then INT8 activations and
+    # compressed INT8 weights (Constant -> Convert -> Multiply by the scale)
+    assert fed_by == [["Multiply", "Constant"], ["FakeQuantize", "Multiply"]], fed_by
