@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.hostile import zygote
 from tests.hostile.helpers import plugin_folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def zygotes():
+    """The zygotes children are forked from (started on first use) end with the session."""
+    yield
+    zygote.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hostile.helpers import (assert_bounded, checkpoint_payload, child_env, pipeline, run_bounded, run_python,
-                                   workflow_cmd)
+from tests.hostile.helpers import (CHECKPOINT, assert_bounded, checkpoint_payload, child_env, pipeline, run_bounded,
+                                   run_python, workflow_cmd)
 
 
 def _laughs(levels: int = 9) -> str:
@@ -72,7 +72,8 @@ def test_checkpoint_manifest_with_shared_nested_lists_is_refused_quickly(tmp_pat
     assert path.stat().st_size < 20_000
     res = run_python("from infer_torchvision_resnext.checkpoint import load_checkpoint, CheckpointError\n"
                      f"try:\n    ck = load_checkpoint({str(path)!r})\n    print('LOADED', repr(ck.manifest)[:200])\n"
-                     "except CheckpointError as e:\n    print('REFUSED', len(str(e)), str(e)[:300])\n")
+                     "except CheckpointError as e:\n    print('REFUSED', len(str(e)), str(e)[:300])\n",
+                     preload=CHECKPOINT)
     assert_bounded(res)
     if field == "metrics":  # metrics are free-form, but must stay small: refused or loaded, never expanded
         assert res.out.startswith(("REFUSED", "LOADED")), str(res)

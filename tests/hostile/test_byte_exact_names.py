@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from train_torchvision_resnext.rundir import read_skipped
-from tests.hostile.helpers import MAX_SECONDS, assert_bounded, child_env, pipeline, run_bounded, tiny_png, workflow_cmd
+from tests.hostile.helpers import (MAX_SECONDS, MODEL, assert_bounded, child_env, pipeline, run_bounded, tiny_png,
+                                   workflow_cmd)
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = [b"plain.png", b"latin\xff\xfe.png", b"cr\rname.png", b"nl\nname.png", "ls\u2028x.png".encode(),
@@ -105,7 +106,7 @@ def _train(run, data):
     seconds on 2 shared cores: the watchdog's limits are those of training (2 GiB, 180 s), which odd names must
     not change (an expansion or a hang from them still fails)."""
     return run_bounded([sys.executable, "-c", TRAIN_SNIPPET, str(run), str(data)], cwd=REPO, env=child_env(),
-                       timeout=max(MAX_SECONDS, 180), max_rss=2 << 30)
+                       timeout=max(MAX_SECONDS, 180), max_rss=2 << 30, preload=MODEL)
 
 
 def _odd_dataset(root, class_b: bytes = b"b"):

@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from tests.hostile.helpers import assert_bounded, checkpoint_payload, run_python
+from tests.hostile.helpers import CHECKPOINT, MODEL, assert_bounded, checkpoint_payload, run_python
 
 DECLARED = 300_000_000  # float32 elements: 1.2 GB declared
 
@@ -51,10 +51,11 @@ def bomb(tmp_path_factory):
     return _bomb(folder / "bomb.pt", folder)
 
 
-def _load(path, arch: str | None = None):
+def _load(path, arch: str | None = None, preload=CHECKPOINT):
+    """``preload=MODEL`` where the checks get as far as building the architecture (on the meta device)."""
     return run_python("from infer_torchvision_resnext.checkpoint import load_checkpoint, CheckpointError\n"
                       f"try:\n    load_checkpoint({str(path)!r}, arch={arch!r})\n    print('LOADED')\n"
-                      "except CheckpointError as e:\n    print('REFUSED', str(e))\n")
+                      "except CheckpointError as e:\n    print('REFUSED', str(e))\n", preload=preload)
 
 
 def test_deflated_tensor_declaring_a_gigabyte_is_refused_before_loading(bomb):
@@ -93,7 +94,7 @@ def test_a_normal_checkpoint_still_loads(tmp_path):
 
     path = tmp_path / "ok.pt"
     torch.save(checkpoint_payload(), path)
-    res = _load(path)
+    res = _load(path, preload=MODEL)
     assert_bounded(res)
     assert res.out.startswith("LOADED"), str(res)
 
@@ -118,7 +119,7 @@ def test_a_tensor_the_architecture_does_not_have_is_refused_naming_the_key(tmp_p
     payload["state_dict"][key] = torch.zeros(tensor_shape)
     path = tmp_path / "odd.pt"
     torch.save(payload, path)
-    res = _load(path)
+    res = _load(path, preload=MODEL)
     assert_bounded(res)
     assert res.out.startswith("REFUSED") and f"checkpoint '{path}' does not fit architecture resnext50_32x4d" in res.out
     assert all(w in res.out for w in words) and res.out.count("\n") == 1, str(res)
@@ -141,7 +142,7 @@ def test_a_plain_state_dict_of_another_shape_is_refused_for_the_given_arch(tmp_p
 
     path = tmp_path / "plain.pth"
     torch.save({"fc.weight": torch.zeros(5, 512), "fc.bias": torch.zeros(5)}, path)  # a resnet18 head
-    res = _load(path, "resnext50_32x4d")
+    res = _load(path, "resnext50_32x4d", preload=MODEL)
     assert_bounded(res)
     assert res.out.startswith("REFUSED") and "'fc.weight': (5, 512) vs (5, 2048)" in res.out, str(res)
 

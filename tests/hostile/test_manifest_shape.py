@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from tests.hostile.helpers import assert_bounded, checkpoint_payload, run_python
+from tests.hostile.helpers import CHECKPOINT, MODEL, assert_bounded, checkpoint_payload, run_python
 
 PREP = {"resize_size": 36, "crop_size": 32, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "interpolation": "bilinear"}
 BAD_MANIFESTS = {
@@ -33,10 +33,11 @@ BAD_MANIFESTS = {
 }
 
 
-def _load(path):
+def _load(path, preload=CHECKPOINT):
+    """``preload=MODEL`` where the checks get as far as building the architecture (on the meta device)."""
     return run_python("from infer_torchvision_resnext.checkpoint import load_checkpoint, CheckpointError\n"
                       f"try:\n    ck = load_checkpoint({str(path)!r})\n    print('LOADED')\n"
-                      "except CheckpointError as e:\n    print('REFUSED', str(e))\n")
+                      "except CheckpointError as e:\n    print('REFUSED', str(e))\n", preload=preload)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_MANIFESTS))
@@ -73,7 +74,7 @@ def test_bad_state_dict_is_refused_naming_file_and_key(tmp_path, case):
         key = "layer1.0.bn1.weight"
     path = tmp_path / f"{case}.pt"
     torch.save(payload, path)
-    res = _load(path)
+    res = _load(path, preload=MODEL)
     assert_bounded(res)
     assert res.out.startswith("REFUSED") and str(path) in res.out and key in res.out, str(res)
 
@@ -86,7 +87,7 @@ def test_wrong_top_level_shapes_are_refused(tmp_path, field, value):
     payload[field] = value
     path = tmp_path / "top.pt"
     torch.save(payload, path)
-    res = _load(path)
+    res = _load(path, preload=MODEL if field == "extra" else CHECKPOINT)  # valid weights: checked on the model first
     assert_bounded(res)
     assert res.out.startswith("REFUSED") and str(path) in res.out and field in res.out, str(res)
 
@@ -96,6 +97,6 @@ def test_good_manifest_loads(tmp_path):
 
     path = tmp_path / "ok.pt"
     torch.save(checkpoint_payload(), path)
-    res = _load(path)
+    res = _load(path, preload=MODEL)
     assert_bounded(res)
     assert res.out.startswith("LOADED"), str(res)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.hostile.helpers import MAX_SECONDS, assert_bounded, child_env, pipeline, run_bounded, workflow_cmd
+from tests.hostile.helpers import MAX_SECONDS, MODEL, assert_bounded, child_env, pipeline, run_bounded, workflow_cmd
 
 BUDGET = 1_000_000
 EXTRA_RSS = 256 << 20  # what a hostile image may add to an ordinary run's peak
@@ -26,7 +26,8 @@ def _run(tmp_path, checkpoint, size, max_rss=2 << 30):
                     outputs="{result: $steps.t.classification, annotated: $steps.t.image}")
     out = tmp_path / f"out_{w}x{h}"
     res = run_bounded(workflow_cmd("run", str(file), "--input", f"image={img}", "-o", str(out)),
-                      env=child_env(WORKFLOW_MAX_IMAGE_PIXELS=str(BUDGET)), timeout=MAX_SECONDS + 20, max_rss=max_rss)
+                      env=child_env(WORKFLOW_MAX_IMAGE_PIXELS=str(BUDGET)), timeout=MAX_SECONDS + 20, max_rss=max_rss,
+                      preload=MODEL)
     return res, out
 
 

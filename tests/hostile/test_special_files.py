@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from tests.hostile.helpers import assert_bounded, child_env, pipeline, run_bounded, tiny_png, workflow_cmd
+from tests.hostile.helpers import (CHECKPOINT, MODEL, assert_bounded, child_env, pipeline, run_bounded, tiny_png,
+                                   workflow_cmd)
 
 
 @pytest.fixture
@@ -18,11 +19,11 @@ def fifo(tmp_path):
     return path
 
 
-def _run(tmp_path, params: str, image=None, timeout: float | None = None):
+def _run(tmp_path, params: str, image=None, timeout: float | None = None, preload=None):
     file = pipeline(tmp_path / "p.yaml", "infer_torchvision_resnext", params=params)
     image = image or tiny_png(tmp_path / "a.png")
     return run_bounded(workflow_cmd("run", str(file), "--input", f"image={image}", "-o", str(tmp_path / "out")),
-                       env=child_env(), **({"timeout": timeout} if timeout else {}))
+                       env=child_env(), preload=preload, **({"timeout": timeout} if timeout else {}))
 
 
 @pytest.mark.parametrize("special", ["/dev/zero", "/dev/urandom", "fifo"])
@@ -36,7 +37,8 @@ def test_class_file_must_be_a_regular_file(tmp_path, resnext_checkpoint, fifo, s
 @pytest.mark.parametrize("special", ["/dev/zero", "fifo", "folder"])
 def test_weight_file_must_be_a_regular_file(tmp_path, fifo, special):
     target = {"fifo": str(fifo), "folder": str(tmp_path)}.get(special, special)
-    res = _run(tmp_path, f"{{model_weight_file: '{target}', model_name: resnext50, input_size: 32}}")
+    res = _run(tmp_path, f"{{model_weight_file: '{target}', model_name: resnext50, input_size: 32}}",
+               preload=CHECKPOINT)
     assert_bounded(res)
     assert res.rc == 1 and target in res.err, str(res)
 
@@ -45,7 +47,8 @@ def test_checkpoint_loader_refuses_a_fifo(fifo):
     from tests.hostile.helpers import run_python
 
     res = run_python("from infer_torchvision_resnext.checkpoint import load_checkpoint, CheckpointError\n"
-                     f"try:\n    load_checkpoint({str(fifo)!r})\nexcept CheckpointError as e:\n    print('REFUSED', e)\n")
+                     f"try:\n    load_checkpoint({str(fifo)!r})\nexcept CheckpointError as e:\n    print('REFUSED', e)\n",
+                     preload=CHECKPOINT)
     assert_bounded(res)
     assert res.out.startswith("REFUSED") and str(fifo) in res.out, str(res)
 
@@ -85,6 +88,6 @@ def test_dataset_folder_that_is_a_device_is_refused(tmp_path):
     file = pipeline(tmp_path / "t.yaml", "train_torchvision_resnext",
                     params="{dataset_folder: /dev/zero, epochs: 1, pretrained: false}",
                     outputs="{model: $steps.t.model}")
-    res = run_bounded(workflow_cmd("run", str(file), "-o", str(tmp_path / "out")), env=child_env())
+    res = run_bounded(workflow_cmd("run", str(file), "-o", str(tmp_path / "out")), env=child_env(), preload=MODEL)
     assert_bounded(res)
     assert res.rc == 1 and "/dev/zero" in res.err, str(res)
