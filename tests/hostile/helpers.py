@@ -15,8 +15,8 @@ Each child is forked from a zygote that imported the third-party modules the chi
 shares with the zygote, in VmRSS and in RssAnon, as a fresh interpreter counts those of its own imports
 (the zygote's resident library pages are mapped into it, and it leaves through the interpreter's own
 finalization): measured peaks of ordinary runs (validate, a plugin run, checkpoint loads, a ResNeXt
-inference run) are within 5% of a fresh child's (``HOSTILE_ZYGOTE=0`` starts every child fresh). Its wall
-time is charged with what the preloads took to import, so the time limit is unchanged too.
+inference run) are within 6% of a fresh child's, private memory within 1% (``HOSTILE_ZYGOTE=0`` starts
+every child fresh). Its wall time is charged with what the preloads took to import: the time limit holds.
 """
 from __future__ import annotations
 

@@ -57,6 +57,7 @@ def serve(ctl_fd: int, preload: list[str]):
     """Import ``preload``, report, then fork a monitor per request until the control socket closes.
 
     Returns ``(request, stdio, ready_w)`` in a forked child (see :func:`become`); the zygote exits here."""
+    import gc
     import importlib
     import time
 
@@ -77,6 +78,7 @@ def serve(ctl_fd: int, preload: list[str]):
         problems.append(f"the imports removed {sorted(set(env) - set(os.environ))} from os.environ")
     _RESIDENT.extend(_resident_file_pages())
     _flush_stdio()
+    gc.freeze()  # the preloads live as long as a child: its collections (and exit) need not walk them again
     ctl.sendall(pickle.dumps((problems, seconds, _IMPORTED_ENV)))
     while not problems:
         _, fds, _, _ = socket.recv_fds(ctl, 16, 4)
