@@ -109,8 +109,7 @@ def _ikomia_worker(conn, weights: Path, model: str, size: int) -> None:
 
 
 class IkomiaProcess:
-    """(a) in its own process: OpenVINO's and torch's thread pools in one process slow each other down
-    (measured: 0.6 img/s in-process against ~8 alone), and a user's Ikomia loop runs without ours beside it."""
+    """(a) in its own process, as a user's Ikomia loop runs: no OpenVINO thread pool or cached model of ours beside it."""
 
     def __init__(self, weights: Path, model: str, size: int):
         import multiprocessing
