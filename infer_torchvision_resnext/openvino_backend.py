@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 import numpy as np
 
 from infer_torchvision_resnext.backend import Runtime
+from infer_torchvision_resnext.cache_dir import cache_root
+from infer_torchvision_resnext.openvino_config import extra_config
 from infer_torchvision_resnext.openvino_modes import Modes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,14 +39,6 @@ _COMPILED_MAX = 4
 CACHE_ENTRIES = 6  # converted models kept on disk
 _LOCK = threading.Lock()
 stats = {"conversions": 0, "ir_loads": 0, "memory_hits": 0}  # counters, for tests and logs
-
-
-def cache_root() -> Path:
-    """``$WORKFLOW_CACHE_DIR`` or ``$XDG_CACHE_HOME/cv-workflow`` (default ``~/.cache/cv-workflow``)."""
-    env = os.environ.get("WORKFLOW_CACHE_DIR")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cv-workflow"
 
 
 def model_key(cache_key: str, prep: Preprocessing, num_classes: int) -> str:
@@ -156,13 +150,6 @@ def compiled_model(model_factory: Callable[[], torch.nn.Module], prep: Preproces
             while len(_COMPILED) > _COMPILED_MAX:
                 _COMPILED.popitem(last=False)
         return compiled
-
-
-def extra_config() -> dict[str, str]:
-    """CPU plugin properties from ``$WORKFLOW_OPENVINO_CONFIG`` ("KEY=VALUE,KEY=VALUE"), for tuning."""
-    text = os.environ.get("WORKFLOW_OPENVINO_CONFIG", "").strip()
-    pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
-    return {k.strip(): v.strip() for k, v in pairs}
 
 
 def clear_memory_cache() -> None:
