@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from infer_torchvision_resnext.arch_shapes import expected_shapes
 from workflow.errors import SetupError
 from workflow.limits import excerpt
 
@@ -159,17 +160,6 @@ def check_storages(path: Path, tree: Any, error: type[SetupError]) -> None:
         if any(n < 0 for n in t.shape) or len(t.shape) != len(t.stride) or t.span() > s.numel:
             raise error(f"checkpoint '{path}': tensor {excerpt(key, 80)} of shape {excerpt(t.shape, 60)} "
                         f"does not fit its storage of {s.numel} elements")
-
-
-def expected_shapes(arch: str, num_classes: int) -> dict[str, tuple[int, ...]]:
-    """Keys and shapes of the state dict of ``arch`` with ``num_classes`` outputs (built on the meta device)."""
-    import torch
-
-    from infer_torchvision_resnext.models import create_model
-
-    with torch.device("meta"):
-        model = create_model(arch, num_classes=num_classes)
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
 def check_against_arch(path: Path, state_dict: dict, storages: dict[str, StorageDecl], arch: str, num_classes: int,
