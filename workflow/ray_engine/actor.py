@@ -6,7 +6,6 @@ and become rows through the local run's :class:`~workflow.records.Recorder`.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from workflow.errors import InputError, SetupError, WorkflowError
 
 log = logging.getLogger(__name__)
 OK, FAILED, FATAL = "ok", "failed", "fatal"
-COLUMNS = ("path", "status", "message", "row", "record", "times")
+Row = tuple  # (path, status, message, row dict or None, record dict or None, {task: seconds})
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ def one_line(exc: BaseException) -> str:
 
 
 class FolderActor:
-    """Callable class for ``Dataset.map_batches``: one per actor, its workflow built (and models loaded) once.
+    """One Ray actor (see :mod:`.pool`): its workflow built (and models loaded) once, then called on batches of names.
 
     A failure while building is not raised here (Ray would restart the actor and bury the
     message): every batch then answers with ``fatal`` rows, which the driver turns into one
@@ -82,25 +81,26 @@ class FolderActor:
         prepare_tasks(self.graph, self.static_cache, spec.extra_inputs)
         self.hint = decode_hint(self.graph, spec.input_name)
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        names = [str(p) for p in batch["path"]]
+    def __call__(self, names: list[str]) -> list[Row]:
+        """One :data:`Row` per name, in order of completion within the batch (bad files first)."""
+        names = [str(n) for n in names]
         if self.fatal is None:
             try:
-                return _columns(self._run(names))
+                return self._run(names)
             except SetupError as exc:
                 self.fatal = one_line(exc)
-        return _columns([(n, FATAL, self.fatal, None, None, {}) for n in names])
+        return [(n, FATAL, self.fatal, None, None, {}) for n in names]
 
     def _read(self, name: str) -> bytes:
         with self.fs.open_input_stream(f"{self.base}/{name}") as fp:
             return fp.read()
 
-    def _run(self, names: list[str]) -> list[tuple]:
+    def _run(self, names: list[str]) -> list[Row]:
         from workflow.context import run_context
         from workflow.executor import execute
         from workflow.imaging import decode_bytes
 
-        rows: list[tuple] = []
+        rows: list[Row] = []
         decoded: list[tuple[str, Any]] = []
         times: dict[str, float] = {}
         start = time.perf_counter()
@@ -129,17 +129,3 @@ class FolderActor:
         if rows:
             rows[0] = (*rows[0][:5], times)  # the batch's seconds per task, counted once
         return rows
-
-
-def _columns(rows: list[tuple]) -> dict[str, Any]:
-    """Rows as the columns of a Ray Data batch (JSON text for the row, record and times)."""
-    import numpy as np
-
-    def dumps(value: Any) -> str:
-        return "" if value is None else json.dumps(value, default=str, ensure_ascii=False)
-
-    cols = list(zip(*rows)) if rows else [()] * len(COLUMNS)
-    return {"path": np.array(cols[0], dtype=object), "status": np.array(cols[1], dtype=object),
-            "message": np.array(cols[2], dtype=object), "row": np.array([dumps(v) for v in cols[3]], dtype=object),
-            "record": np.array([dumps(v) for v in cols[4]], dtype=object),
-            "times": np.array([json.dumps(v) for v in cols[5]], dtype=object)}

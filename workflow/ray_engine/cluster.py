@@ -11,12 +11,12 @@ log = logging.getLogger(__name__)
 
 
 def import_ray():
-    """``ray`` and ``ray.data``, or an InputError saying how to install them."""
+    """``ray`` (and pyarrow, which reads the files), or an InputError saying how to install them."""
     try:
+        import pyarrow.fs  # noqa: F401
         import ray
-        import ray.data  # noqa: F401
     except ImportError as exc:
-        raise InputError(f"engine 'ray' needs Ray Data: pip install -e '.[ray]' (or cv-workflow[ray]) ({exc})") from None
+        raise InputError(f"engine 'ray' needs Ray: pip install -e '.[ray]' (or cv-workflow[ray]) ({exc})") from None
     return ray
 
 
@@ -28,7 +28,6 @@ def connect(address: str | None = None):
     ray = import_ray()
     quiet = not log.isEnabledFor(logging.DEBUG)  # --verbose shows Ray's own notes
     if quiet:
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray\.")
     if ray.is_initialized():
         return ray

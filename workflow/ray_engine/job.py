@@ -2,13 +2,12 @@
 
 Order: list the folder, open the results files (carrying resumed rows over), run the static
 tasks once here, then stream the names of the files still to do through a pool of
-:class:`~workflow.ray_engine.actor.FolderActor` (Ray Data ``map_batches``). Rows come back in
-file order (``preserve_order``) and go through the local run's writer and report, so
+:class:`~workflow.ray_engine.actor.FolderActor` (:class:`~workflow.ray_engine.pool.ActorPool`). Rows come back in
+file order and go through the local run's writer and report, so
 ``results.csv`` / ``results.json`` / ``report.json`` have the same layout as a local run.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any
 from workflow.errors import InputError, SetupError
 
 log = logging.getLogger(__name__)
-MAX_BLOCKS = 100_000
 
 
 def run_on_ray(graph: Any, folder: str | os.PathLike, *, output_dir: str | os.PathLike, input: str | None = None,
@@ -92,45 +90,50 @@ def _stream(run, names: list[str], engine: dict[str, Any], actors: int | None, c
     """Push ``names`` through the actor pool, writing rows as batches come back. Returns the fatal error, if any."""
     from workflow.pipeline import dump_workflow
     from workflow.progress import progress_bar
-    from workflow.ray_engine.actor import COLUMNS, FAILED, FATAL, OK, FolderActor, JobSpec
+    from workflow.ray_engine.actor import FolderActor, JobSpec
     from workflow.ray_engine.cluster import cluster_cpus, connect
     from workflow.ray_engine.listing import location_of
+    from workflow.ray_engine.pool import ActorPool
 
-    ray = connect(address)
-    from ray.data import ActorPoolStrategy, DataContext
-
-    size = actors or max(1, cluster_cpus() // cpus)
+    connect(address)
+    size = max(1, min(actors or cluster_cpus() // cpus, -(-len(names) // run.opt.batch_size)))  # no idle actors
     engine.update(actors=size, actor_cpus=cpus, batch_size=run.opt.batch_size)
     spec = JobSpec(dump_workflow(run.graph), run.graph.name, run.opt.input_name, location_of(run.source),
                    str(run.opt.output_dir), run.opt.save_images, cpus, run.opt.extra, run.static_cache)
-    ctx = DataContext.get_current()
-    ctx.execution_options.preserve_order = True  # rows in file order, like a local run
-    ctx.enable_progress_bars = False
-    ds = ray.data.from_items([{"path": n} for n in names],
-                             override_num_blocks=max(1, min(len(names) // run.opt.batch_size, MAX_BLOCKS)))
-    ds = ds.map_batches(FolderActor, fn_constructor_args=(spec,), batch_size=run.opt.batch_size, batch_format="numpy",
-                        compute=ActorPoolStrategy(size=size), num_cpus=cpus)
+    step = run.opt.batch_size
+    batches = (names[i:i + step] for i in range(0, len(names), step))
     bar = progress_bar(total=len(names), desc=run.graph.name, unit="img")
-    report = run.report
     try:
-        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            rows = []
-            with run.guard.critical():  # counts and rows stay consistent even under Ctrl-C
-                for path, status, message, row, record, times in zip(*(batch[c] for c in COLUMNS)):
-                    if status == FATAL:
-                        return str(message)
-                    for task, seconds in json.loads(times).items():
-                        report.times[task] = report.times.get(task, 0.0) + seconds
-                    if status == OK:
-                        rows.append((json.loads(row), json.loads(record)))
-                        report.processed += 1
-                    elif status == FAILED:
-                        report.failed += 1
-                        report.errors.append({"path": str(path), "reason": str(message)})
-                run.writer.write(rows)
-            bar.update(len(batch["path"]))
+        with ActorPool(FolderActor, (spec,), size, cpus) as pool:
+            for rows in pool.map(batches):
+                fatal = _write(run, rows)
+                if fatal:
+                    return fatal
+                bar.update(len(rows))
     finally:
         bar.close()
+    return None
+
+
+def _write(run, rows: list) -> str | None:
+    """Count and write one batch's rows (see ``actor.Row``); a fatal row's message instead, nothing written."""
+    from workflow.ray_engine.actor import FAILED, FATAL, OK
+
+    for _, status, message, *_ in rows:
+        if status == FATAL:
+            return str(message)
+    report, good = run.report, []
+    with run.guard.critical():  # counts and rows stay consistent even under Ctrl-C
+        for path, status, message, row, record, times in rows:
+            for task, seconds in times.items():
+                report.times[task] = report.times.get(task, 0.0) + seconds
+            if status == OK:
+                good.append((row, record))
+                report.processed += 1
+            elif status == FAILED:
+                report.failed += 1
+                report.errors.append({"path": str(path), "reason": str(message)})
+        run.writer.write(good)
     return None
 
 

@@ -1,0 +1,72 @@
+"""The actor pool under the Ray engine: results in input order, bounded queues, a lost actor's call retried."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+
+class Echo:
+    """Sleeps a batch-dependent time (so calls finish out of order) and reports which process ran the batch."""
+
+    def __init__(self, crash_marker: str | None = None):
+        self.crash_marker = crash_marker
+
+    def __call__(self, batch: list[int]) -> tuple[list[int], int]:
+        if self.crash_marker and 7 in batch and not os.path.exists(self.crash_marker):
+            open(self.crash_marker, "w").close()
+            os._exit(1)  # the process dies mid-call, once
+        time.sleep(0.05 * (batch[0] % 3))
+        return [2 * x for x in batch], os.getpid()
+
+
+def test_results_come_back_in_input_order_from_every_actor(ray_cluster):
+    from workflow.ray_engine.pool import ActorPool
+
+    batches = [[i, i + 100] for i in range(12)]
+    with ActorPool(Echo, (), size=2, cpus=1) as pool:
+        results = list(pool.map(iter(batches)))
+    assert [r[0] for r in results] == [[2 * i, 2 * i + 200] for i in range(12)]
+    assert len({pid for _, pid in results}) == 2  # both actors took work
+
+
+def test_batches_are_pulled_lazily(ray_cluster):
+    """No more than queued x actors batches are taken ahead of what has been yielded."""
+    from workflow.ray_engine.pool import ActorPool
+
+    taken = []
+
+    def batches():
+        for i in range(20):
+            taken.append(i)
+            yield [i]
+
+    with ActorPool(Echo, (), size=2, cpus=1) as pool:
+        it = pool.map(batches(), queued=2)
+        assert next(it)[0] == [0]
+        assert len(taken) <= 1 + 2 * 2
+        assert [r[0][0] for r in it] == [2 * i for i in range(1, 20)]
+
+
+def test_a_call_whose_actor_dies_is_retried_on_the_restarted_actor(ray_cluster, tmp_path):
+    from workflow.ray_engine.pool import ActorPool
+
+    marker = tmp_path / "crashed"
+    with ActorPool(Echo, (str(marker),), size=2, cpus=1) as pool:
+        results = list(pool.map([[i] for i in range(10)]))
+    assert marker.exists()  # batch [7] killed its actor once
+    assert [r[0] for r in results] == [[2 * i] for i in range(10)]
+
+
+def test_the_pool_frees_its_cpus_on_exit(ray_cluster):
+    from workflow.ray_engine.pool import ActorPool
+
+    with pytest.raises(RuntimeError, match="stop"):
+        with ActorPool(Echo, (), size=2, cpus=1) as pool:
+            next(pool.map([[1], [2]]))
+            raise RuntimeError("stop")
+    deadline = time.monotonic() + 30
+    while ray_cluster.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ray_cluster.available_resources().get("CPU", 0) == 2
