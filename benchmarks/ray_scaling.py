@@ -11,8 +11,9 @@ the weights' values), then times, with the same pipeline and batch size:
 Each Ray run is timed end to end and its fixed cost (starting the actors, loading the model)
 is measured apart on a 2-image folder; the steady rate is the rest. The overhead per image is
 (ray time - local time) / images, against the faster of the local runs with every core's threads
-and with one torch thread. Goal on 2 cores: ray x2 >= 0.8 x local at steady rate.
-Every time is the best of ``--repeat`` runs (a shared machine's load changes from one second to the next).
+and with one torch thread. Goal on 2 cores: ray x2 >= 0.8 x local.
+Runs are interleaved in ``--repeat`` rounds and each time is the best of its rounds (a shared
+machine's speed drifts from one minute to the next).
 
     python benchmarks/ray_scaling.py --images 200 --size 64
 """
@@ -66,15 +67,12 @@ outputs:
     return pipeline
 
 
-def best(repeat: int, run) -> float:
-    """The shortest wall time of ``repeat`` calls of ``run`` (each must process every image)."""
-    times = []
-    for _ in range(max(1, repeat)):
-        start = time.perf_counter()
-        report = run()
-        times.append(time.perf_counter() - start)
-        assert report.failed == 0, report.summary()
-    return min(times)
+def timed(run) -> float:
+    """Wall time of one call of ``run`` (which must process every image)."""
+    start = time.perf_counter()
+    report = run()
+    assert report.failed == 0, report.summary()
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -84,48 +82,66 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--backend", default="torch", choices=("torch", "openvino", "auto"))
     parser.add_argument("--actors", default="1,2", help="actor counts to time, comma-separated")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best counts")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds; each round times every run once, the best counts")
     args = parser.parse_args()
     os.environ.setdefault("WORKFLOW_PROGRESS", "0")
     cores = os.cpu_count() or 1
     import ray
+    import torch
 
     from workflow import Workflow
     from workflow.ray_engine import run_on_ray
+    from workflow.ray_engine.cluster import init_options
+    from workflow.runtime import cpu_info
 
+    print(cpu_info().describe(), flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="ray_scaling_"))
     make_folder(tmp / "photos", args.images)
     make_folder(tmp / "two", 2)
     pipeline = make_pipeline(tmp, args.size, args.backend, args.batch)
-    n = args.images
+    n, b = args.images, args.batch
     start = time.perf_counter()
-    Workflow.load(pipeline).run_on(folder=tmp / "photos", output_dir=tmp / "warm", batch_size=args.batch)  # load + warm-up
-    print(f"model load + first local run: {time.perf_counter() - start:.1f} s", flush=True)
+    Workflow.load(pipeline).run_on(folder=tmp / "two", output_dir=tmp / "warm", batch_size=b)  # convert + cache the model
+    print(f"first model load (conversion, caches): {time.perf_counter() - start:.1f} s", flush=True)
     wf = Workflow.load(pipeline)
-    wf.run_on(folder=tmp / "two", output_dir=tmp / "local_two", batch_size=args.batch)  # the model is loaded now
-    local = best(args.repeat, lambda: wf.run_on(folder=tmp / "photos", output_dir=tmp / "local", batch_size=args.batch))
-    print(f"local       {n / local:7.1f} img/s  ({local:.1f} s for {n} images, {cores} cores)", flush=True)
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # what each 1-CPU actor uses: shows what thread contention costs the local run here
-    one = best(args.repeat, lambda: wf.run_on(folder=tmp / "photos", output_dir=tmp / "local1", batch_size=args.batch))
-    torch.set_num_threads(threads)
-    print(f"local 1 thread {n / one:4.1f} img/s  ({one:.1f} s; torch threads {threads} -> 1)", flush=True)
+    wf.run_on(folder=tmp / "two", output_dir=tmp / "local_two", batch_size=b)  # the model is loaded now
     start = time.perf_counter()
-    ray.init(num_cpus=cores, include_dashboard=False, logging_level="WARNING")
-    print(f"ray.init    {time.perf_counter() - start:.1f} s (once per session)", flush=True)
-    local = min(local, one)  # Ray is compared with the faster local run
-    for actors in (int(a) for a in args.actors.split(",")):
-        fixed = best(args.repeat, lambda: run_on_ray(Workflow.load(pipeline), tmp / "two", output_dir=tmp / f"ray{actors}_two",
-                                                     actors=actors, batch_size=args.batch))
-        total = best(args.repeat, lambda: run_on_ray(Workflow.load(pipeline), tmp / "photos", output_dir=tmp / f"ray{actors}",
-                                                     actors=actors, batch_size=args.batch))
+    ray.init(num_cpus=cores, **init_options())
+    print(f"ray.init {time.perf_counter() - start:.1f} s (once per session)", flush=True)
+    threads = torch.get_num_threads()
+
+    def local_one_thread():
+        torch.set_num_threads(1)  # what each 1-CPU actor uses: shows what thread contention costs the local run
+        try:
+            return wf.run_on(folder=tmp / "photos", output_dir=tmp / "local1", batch_size=b)
+        finally:
+            torch.set_num_threads(threads)
+
+    def on_ray(actors: int, folder: str):
+        return lambda: run_on_ray(Workflow.load(pipeline), tmp / folder, output_dir=tmp / f"ray{actors}_{folder}",
+                                  actors=actors, batch_size=b)
+
+    runs = {"local": lambda: wf.run_on(folder=tmp / "photos", output_dir=tmp / "local", batch_size=b),
+            "local 1 thread": local_one_thread}
+    counts = [int(a) for a in args.actors.split(",")]
+    for actors in counts:
+        runs[f"ray x{actors} start-up"] = on_ray(actors, "two")
+        runs[f"ray x{actors}"] = on_ray(actors, "photos")
+    times: dict[str, float] = {}
+    for round_ in range(max(1, args.repeat)):  # rounds interleave the runs: a shared machine's speed drifts
+        for name, run in runs.items():
+            times[name] = min(times.get(name, float("inf")), timed(run))
+        print(f"round {round_ + 1}: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()), flush=True)
+    print(f"\n{n} images, {args.size} px, batch {b}, backend {args.backend}, {cores} cores, best of {args.repeat} rounds")
+    print(f"local          {n / times['local']:7.1f} img/s  ({times['local']:.1f} s)")
+    print(f"local 1 thread {n / times['local 1 thread']:7.1f} img/s  ({times['local 1 thread']:.1f} s; torch threads {threads} -> 1)")
+    local = min(times["local"], times["local 1 thread"])  # Ray is compared with the faster local run
+    for actors in counts:
+        total, fixed = times[f"ray x{actors}"], times[f"ray x{actors} start-up"]
         steady = n / max(total - fixed, 1e-9)
-        print(f"ray x{actors}     {n / total:7.1f} img/s end to end ({total:.1f} s; start-up {fixed:.1f} s), "
-              f"{steady:.1f} img/s steady = {steady * local / n:.2f} x local; "
-              f"overhead {1000 * (total - local) / n:+.1f} ms/img end to end, "
-              f"{1000 * ((total - fixed) - local) / n:+.1f} ms/img steady", flush=True)
+        print(f"ray x{actors}        {n / total:7.1f} img/s end to end ({total:.1f} s; start-up {fixed:.1f} s) = "
+              f"{local / total:.2f} x local; {steady:.1f} img/s steady = {steady * local / n:.2f} x local; "
+              f"overhead {1000 * (total - local) / n:+.1f} ms/img end to end, {1000 * ((total - fixed) - local) / n:+.1f} ms/img steady")
     ray.shutdown()
 
 

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-images", action="store_true", help="do not write output images")
     run.add_argument("--batch-size", type=int, metavar="B", help="images per batch (default: the tasks' hint, else 8)")
     run.add_argument("--engine", choices=("local", "ray"), default="local",
-                     help="local: this machine; ray: a folder on Ray Data actors (needs the 'ray' extra)")
+                     help="local: this machine; ray: a folder on a pool of Ray actors (needs the 'ray' extra)")
     run.add_argument("--ray-address", metavar="ADDR", help="engine ray: cluster to join (default $RAY_ADDRESS, else a local Ray)")
     run.add_argument("--actors", type=int, metavar="N", help="engine ray: actors in the pool (default: cluster CPUs / --actor-cpus)")
     run.add_argument("--actor-cpus", type=int, default=1, metavar="C", help="engine ray: CPUs (and threads) per actor (default 1)")

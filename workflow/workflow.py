@@ -93,7 +93,7 @@ class Workflow(Graph):
     def run_on(self, engine: str = "local", **source: Any) -> RunReport:
         """Run on one source: ``path=``, ``array=``, ``folder=``, ``video=`` or ``url=`` (see :func:`workflow.runner.run_on`).
 
-        ``engine="ray"`` runs a ``folder=`` on Ray Data instead, with that engine's options
+        ``engine="ray"`` runs a ``folder=`` on a pool of Ray actors instead, with that engine's options
         (``actors=``, ``actor_cpus=``, ``address=``; see :func:`workflow.ray_engine.run_on_ray`).
         Afterwards :meth:`get_time_metrics` covers the whole run and :meth:`get_outputs` its last item.
         """

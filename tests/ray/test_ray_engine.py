@@ -9,7 +9,7 @@ import pytest
 from .helpers import make_checkpoint, make_images, pipeline_text
 
 N_IMAGES = 40
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # from inside ray.data
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # from inside ray
 
 
 @pytest.fixture(scope="module")

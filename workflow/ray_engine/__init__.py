@@ -1,4 +1,4 @@
-"""Folder inference on Ray Data: the same pipeline, executor, rows and results files as a local folder run.
+"""Folder inference on a pool of Ray actors: the same pipeline, executor, rows and results files as a local folder run.
 
 Entry layer (like the CLI): it drives the engine from above and nothing in the engine imports it.
 Ray is imported only when a Ray run starts, so ``import workflow`` never loads it
@@ -6,7 +6,8 @@ Ray is imported only when a Ray run starts, so ``import workflow`` never loads i
 
 Modules: :mod:`.job` (the driver: list, resume, stream, write), :mod:`.actor` (one actor:
 build the workflow once, read + decode + run batches), :mod:`.listing` (local folders and
-``scheme://`` locations), :mod:`.cluster` (joining or starting Ray), :mod:`.threads` (threads per actor).
+``scheme://`` locations), :mod:`.pool` (the actors, fed in order), :mod:`.cluster` (joining or starting Ray),
+:mod:`.threads` (threads per actor).
 """
 from __future__ import annotations
 
