@@ -10,13 +10,14 @@ import pytest
 class Echo:
     """Sleeps a batch-dependent time (so calls finish out of order) and reports which process ran the batch."""
 
-    def __init__(self, crash_marker: str | None = None):
-        self.crash_marker = crash_marker
+    def __init__(self, crash_marker: str | None = None, always: bool = False):
+        self.crash_marker, self.always = crash_marker, always
 
     def __call__(self, batch: list[int]) -> tuple[list[int], int]:
-        if self.crash_marker and 7 in batch and not os.path.exists(self.crash_marker):
-            open(self.crash_marker, "w").close()
-            os._exit(1)  # the process dies mid-call, once
+        if self.crash_marker and 7 in batch and (self.always or not os.path.exists(self.crash_marker)):
+            with open(self.crash_marker, "a") as fp:
+                fp.write("x")
+            os._exit(1)  # the process dies mid-call (once, or on every try)
         time.sleep(0.05 * (batch[0] % 3))
         return [2 * x for x in batch], os.getpid()
 
@@ -32,7 +33,7 @@ def test_results_come_back_in_input_order_from_every_actor(ray_cluster):
 
 
 def test_batches_are_pulled_lazily(ray_cluster):
-    """No more than queued x actors batches are taken ahead of what has been yielded."""
+    """No more batches are taken than there are actors ahead of what has been yielded."""
     from workflow.ray_engine.pool import ActorPool
 
     taken = []
@@ -43,9 +44,9 @@ def test_batches_are_pulled_lazily(ray_cluster):
             yield [i]
 
     with ActorPool(Echo, (), size=2, cpus=1) as pool:
-        it = pool.map(batches(), queued=2)
+        it = pool.map(batches())
         assert next(it)[0] == [0]
-        assert len(taken) <= 1 + 2 * 2
+        assert len(taken) <= 1 + 2
         assert [r[0][0] for r in it] == [2 * i for i in range(1, 20)]
 
 
@@ -70,3 +71,30 @@ def test_the_pool_frees_its_cpus_on_exit(ray_cluster):
     while ray_cluster.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert ray_cluster.available_resources().get("CPU", 0) == 2
+
+
+def test_a_batch_that_kills_its_actor_every_time_is_lost_alone(ray_cluster, tmp_path):
+    """The batch fails after Ray's retries; its actor is replaced and every other batch still runs, in order."""
+    from workflow.ray_engine.pool import RESTARTS, ActorPool, Lost
+
+    marker = tmp_path / "crashes"
+    with ActorPool(Echo, (str(marker), True), size=2, cpus=1) as pool:
+        results = list(pool.map([[i] for i in range(10)]))
+        assert pool.replacements_left == 1 and len(pool.actors) == 2
+    assert len(marker.read_text()) == RESTARTS + 1  # tried once and retried on each restart
+    assert isinstance(results[7], Lost) and "died" in results[7].reason
+    assert [r[0] for i, r in enumerate(results) if i != 7] == [[2 * i] for i in range(10) if i != 7]
+
+
+def test_a_pool_whose_actors_all_die_stops_with_one_line(ray_cluster, tmp_path):
+    from workflow.errors import WorkflowError
+    from workflow.ray_engine.pool import ActorPool, Lost
+
+    marker = tmp_path / "crashes"
+    with ActorPool(Echo, (str(marker), True), size=1, cpus=1) as pool:
+        it = pool.map([[7], [7], [1]])
+        assert isinstance(next(it), Lost)  # the actor is replaced once
+        assert isinstance(next(it), Lost) and pool.actors == []  # ... and the replacement dies too
+        with pytest.raises(WorkflowError, match=r"every Ray actor died .* batch 3 and those after it") as info:
+            next(it)
+    assert "\n" not in str(info.value)

@@ -130,3 +130,35 @@ def test_actor_threads_follow_its_cpus(monkeypatch):
     assert env["WORKFLOW_OPENVINO_CONFIG"] == "PERFORMANCE_HINT=LATENCY,INFERENCE_NUM_THREADS=3"
     monkeypatch.setenv("WORKFLOW_OPENVINO_CONFIG", "INFERENCE_NUM_THREADS=2")  # the user's choice stays
     assert thread_env(3)["WORKFLOW_OPENVINO_CONFIG"] == "INFERENCE_NUM_THREADS=2"
+
+
+def test_files_of_a_batch_that_kills_its_actor_are_reported_and_the_run_goes_on(data, tmp_path, monkeypatch):
+    """The driver's side, with the pool replaced by one whose second batch comes back Lost (no Ray needed)."""
+    from workflow import Workflow
+    from workflow.ray_engine import cluster, pool
+    from workflow.ray_engine.actor import OK
+
+    class FakePool:
+        def __init__(self, cls, args, size, cpus):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def map(self, batches):
+            for k, names in enumerate(batches):
+                yield pool.Lost("The actor died unexpectedly") if k == 1 else [
+                    (n, OK, "", {"path": n, "label": "ant", "score": 0.5, "top_k": "ant:0.5"}, {"path": n}, {}) for n in names]
+
+    monkeypatch.setattr(pool, "ActorPool", FakePool)
+    monkeypatch.setattr(cluster, "connect", lambda address=None: None)
+    tmp, pipeline, rels = data
+    report = Workflow.load(pipeline).run_on(folder=tmp / "photos", engine="ray", output_dir=tmp_path, actors=2, batch_size=4)
+    lost = sorted([*rels, "b/broken.jpg"], key=lambda p: p.split("/"))[4:8]  # the second batch, in listing order
+    assert (report.processed, report.failed) == (N_IMAGES + 1 - 4, 4)
+    assert [e["path"] for e in report.errors] == lost
+    assert all("Ray actor running this file's batch died (The actor died unexpectedly)" in e["reason"] for e in report.errors)
+    assert len(read_csv(tmp_path / "results.csv")) == N_IMAGES + 1 - 4

@@ -90,10 +90,10 @@ def _stream(run, names: list[str], engine: dict[str, Any], actors: int | None, c
     """Push ``names`` through the actor pool, writing rows as batches come back. Returns the fatal error, if any."""
     from workflow.pipeline import dump_workflow
     from workflow.progress import progress_bar
-    from workflow.ray_engine.actor import FolderActor, JobSpec
+    from workflow.ray_engine.actor import FAILED, FolderActor, JobSpec
     from workflow.ray_engine.cluster import cluster_cpus, connect
     from workflow.ray_engine.listing import location_of
-    from workflow.ray_engine.pool import ActorPool
+    from workflow.ray_engine.pool import ActorPool, Lost
 
     connect(address)
     size = max(1, min(actors or cluster_cpus() // cpus, -(-len(names) // run.opt.batch_size)))  # no idle actors
@@ -105,7 +105,10 @@ def _stream(run, names: list[str], engine: dict[str, Any], actors: int | None, c
     bar = progress_bar(total=len(names), desc=run.graph.name, unit="img")
     try:
         with ActorPool(FolderActor, (spec,), size, cpus) as pool:
-            for rows in pool.map(batches):
+            for k, rows in enumerate(pool.map(batches)):
+                if isinstance(rows, Lost):  # its actor died on it every time: its files are the bad items
+                    rows = [(n, FAILED, f"the Ray actor running this file's batch died ({rows.reason})", None, None, {})
+                            for n in names[k * step:(k + 1) * step]]
                 fatal = _write(run, rows)
                 if fatal:
                     return fatal
