@@ -41,9 +41,13 @@ def export_onnx(model: torch.nn.Module, path: Path, input_size: int, sample: tor
     use_dynamo = importlib.util.find_spec("onnxscript") is not None
     with atomic_target(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter, when onnxscript is absent
-        torch.onnx.export(model, (sample[:1],), str(tmp), input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=use_dynamo,
-                          **({"external_data": False} if use_dynamo else {}))
+        if use_dynamo:  # a batch of 2 (a batch of 1 would be specialised to 1) with a symbolic batch dimension
+            torch.onnx.export(model, (sample[:2].expand(2, -1, -1, -1).contiguous(),), str(tmp), input_names=["input"],
+                              output_names=["logits"], dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True,
+                              external_data=False)
+        else:
+            torch.onnx.export(model, (sample[:1],), str(tmp), input_names=["input"], output_names=["logits"],
+                              dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
     verify_onnx(model, path, sample)
     return path
 

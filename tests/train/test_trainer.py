@@ -233,3 +233,26 @@ def test_other_precisions_train(tmp_path, tiny_digits, precision):
     assert f'# precision: "{precision}"' in (result.run_dir / "params.yaml").read_text()
     row = result.rows[0]
     assert all(map(torch.isfinite, torch.tensor([row["train_loss"], row["val_loss"]])))
+
+
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
+def test_both_onnx_exporters_give_a_dynamic_batch(tmp_path, monkeypatch, exporter):
+    """With onnxscript the dynamo exporter runs (dynamic_shapes), without it the TorchScript one (dynamic_axes)."""
+    import importlib.util
+
+    import onnxruntime
+
+    from train_torchvision_resnext.export import export_onnx
+
+    if exporter == "torchscript":
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxscript" else real(name, *a))
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(4, 5))
+    path = export_onnx(model, tmp_path / "m.onnx", 16, sample=torch.randn(1, 3, 16, 16))
+    x = torch.randn(3, 3, 16, 16)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    with torch.no_grad():
+        assert got.shape == (3, 5) and np.abs(got - model(x).numpy()).max() < 1e-4
