@@ -12,15 +12,9 @@ from __future__ import annotations
 
 import os
 
+from workflow import runtime
+
 ENV = "WORKFLOW_OPENVINO_CONFIG"
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def user_config() -> dict[str, str]:
@@ -34,6 +28,6 @@ def extra_config() -> dict[str, str]:
     """:func:`user_config` plus ``ENABLE_CPU_PINNING=NO`` when this process runs fewer threads than its CPUs."""
     config = user_config()
     threads = config.get("INFERENCE_NUM_THREADS", "")
-    if "ENABLE_CPU_PINNING" not in config and threads.isdigit() and 0 < int(threads) < usable_cpus():
+    if "ENABLE_CPU_PINNING" not in config and threads.isdigit() and 0 < int(threads) < runtime.usable_cpus():
         config["ENABLE_CPU_PINNING"] = "NO"
     return config

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -26,6 +25,7 @@ from infer_torchvision_resnext.preprocess import preprocess
 from infer_torchvision_resnext.recipe import Preprocessing
 from train_torchvision_resnext.data import DatasetError, DatasetSplit, Sample, read_image
 from workflow.errors import InputError
+from workflow.runtime import usable_cpus
 
 log = logging.getLogger(__name__)
 
@@ -162,21 +162,14 @@ def _one_thread(_worker_id: int) -> None:
     torch.set_num_threads(1)  # workers decode and resize; the main process owns the cores for the model
 
 
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 2
-
-
 def auto_num_workers(world_size: int = 1) -> int:
     """Half the usable cores (at least 1, at most 4) shared among the processes of this machine."""
-    return max(1, min(4, _usable_cores() // 2 // max(1, world_size)))
+    return max(1, min(4, usable_cpus() // 2 // max(1, world_size)))
 
 
 def capped_num_workers(requested: int, world_size: int = 1) -> int:
     """``requested`` loader workers, cut down (with a warning) to this process's share of the usable cores."""
-    share = max(1, _usable_cores() // max(1, world_size))
+    share = max(1, usable_cpus() // max(1, world_size))
     if requested > share:
         log.warning("num_workers %d is more than the %d usable core(s) of this process: using %d", requested, share, share)
         return share

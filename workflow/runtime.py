@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,14 @@ class CpuInfo:
 
 
 @functools.lru_cache(maxsize=1)
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask where the OS has one, else every CPU."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def cpu_info() -> CpuInfo:
     """The CPU's model name and feature flags, read once from ``/proc/cpuinfo`` (torch's view elsewhere)."""
     model, flags = "unknown CPU", frozenset()

@@ -10,7 +10,7 @@ from infer_torchvision_resnext.openvino_config import extra_config
 @pytest.fixture
 def cpus(monkeypatch):
     def set_cpus(n: int) -> None:
-        monkeypatch.setattr(openvino_config, "usable_cpus", lambda: n)
+        monkeypatch.setattr(openvino_config.runtime, "usable_cpus", lambda: n)
     return set_cpus
 
 
