@@ -6,6 +6,7 @@ and prints the process's peak RSS when 200 and when all 2,000 images are done.
 
     python benchmarks/infer_memory.py [--images 2000] [--early 200]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,8 @@ import numpy as np
 from PIL import Image
 
 from workflow import Port, Task, Workflow
-from workflow import ports
-from workflow.results import ClassificationResult, ClassScore
+from workflow.core import ports
+from workflow.core.results import ClassificationResult, ClassScore
 
 
 def peak_rss_mib() -> float:
@@ -42,7 +43,10 @@ class MeanColor(Task):
         img = self.get_input("image")
         means = img.reshape(-1, 3).mean(axis=0) / 255
         order = np.argsort(-means)
-        self.set_output("classification", ClassificationResult([ClassScore("rgb"[i], int(i), float(means[i])) for i in order]))
+        self.set_output(
+            "classification",
+            ClassificationResult([ClassScore("rgb"[i], int(i), float(means[i])) for i in order]),
+        )
         framed = img.copy()
         framed[:2], framed[-2:], framed[:, :2], framed[:, -2:] = 255, 255, 255, 255
         self.set_output("image", framed)
@@ -62,7 +66,9 @@ def make_images(folder: Path, count: int) -> None:
         sub = folder / f"part{i % 10}"
         sub.mkdir(parents=True, exist_ok=True)
         h, w = 96 + (i % 5) * 8, 128 + (i % 7) * 8
-        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(sub / f"img{i:05d}.jpg", quality=80)
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(
+            sub / f"img{i:05d}.jpg", quality=80
+        )
 
 
 def main() -> int:
@@ -85,8 +91,10 @@ def main() -> int:
         rows = sum(1 for _ in open(report.results_csv)) - 1
     early = MeanColor.marks[args.early]
     ratio = final / early
-    print(f"processed {report.processed} images ({rows} CSV rows, {report.failed} failed) in {elapsed:.1f} s "
-          f"({report.processed / elapsed:.0f} img/s)")
+    print(
+        f"processed {report.processed} images ({rows} CSV rows, {report.failed} failed) in {elapsed:.1f} s "
+        f"({report.processed / elapsed:.0f} img/s)"
+    )
     print(f"peak RSS after {args.early} images: {early:.1f} MiB")
     print(f"peak RSS after {report.processed} images: {final:.1f} MiB")
     print(f"ratio: {ratio:.3f} (must be < 1.2): {'ok' if ratio < 1.2 else 'FAIL'}")

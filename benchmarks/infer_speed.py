@@ -21,6 +21,7 @@ depend on the weights' values).
 
     python benchmarks/infer_speed.py --images 64 --model resnext50 --batch 8
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,16 @@ def make_jpegs(folder: Path, count: int, size=(1280, 960), seed: int = 0) -> lis
     from skimage import data
 
     rng = np.random.default_rng(seed)
-    photos = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket(), data.hubble_deep_field(),
-              data.immunohistochemistry(), np.stack([data.camera()] * 3, axis=2), data.retina()[..., :3]]
+    photos = [
+        data.astronaut(),
+        data.chelsea(),
+        data.coffee(),
+        data.rocket(),
+        data.hubble_deep_field(),
+        data.immunohistochemistry(),
+        np.stack([data.camera()] * 3, axis=2),
+        data.retina()[..., :3],
+    ]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(count):
@@ -48,7 +57,7 @@ def make_jpegs(folder: Path, count: int, size=(1280, 960), seed: int = 0) -> lis
         h, w = photo.shape[:2]
         ch, cw = int(h * rng.uniform(0.7, 1.0)), int(w * rng.uniform(0.7, 1.0))
         y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-        crop = photo[y:y + ch, x:x + cw]
+        crop = photo[y : y + ch, x : x + cw]
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         img = Image.fromarray(np.ascontiguousarray(crop)).resize(size, Image.BICUBIC)
@@ -65,29 +74,46 @@ def weights_file(arg: str | None, model: str, workdir: Path) -> tuple[Path, str]
         return Path(chosen), "given"
     import torch
 
-    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, save_checkpoint
-    from infer_torchvision_resnext.models import create_model, imagenet_categories, resolve_arch, resolve_weights
+    from infer_torchvision_resnext.checkpoint.format import FORMAT_VERSION, Manifest, save_checkpoint
+    from infer_torchvision_resnext.models import (
+        create_model,
+        imagenet_categories,
+        resolve_arch,
+        resolve_weights,
+    )
     from infer_torchvision_resnext.recipe import Preprocessing
 
     arch = resolve_arch(model)
     torch.manual_seed(0)
-    manifest = Manifest(FORMAT_VERSION, arch, imagenet_categories(arch), Preprocessing.from_weights(resolve_weights(arch)), {},
-                        "benchmarks/infer_speed.py (random weights)")
+    manifest = Manifest(
+        FORMAT_VERSION,
+        arch,
+        imagenet_categories(arch),
+        Preprocessing.from_weights(resolve_weights(arch)),
+        {},
+        "benchmarks/infer_speed.py (random weights)",
+    )
     return save_checkpoint(workdir / f"{arch}-random.pt", create_model(arch), manifest), "random weights"
 
 
 def ikomia_loop(weights: Path, model: str, size: int):
-    """(a) a timer of the per-image loop: cv2 read, BGR->RGB, ToTensor + squashing Resize + Normalize, fp32 eager."""
+    """(a) a timer of the per-image loop: cv2 read, BGR->RGB, ToTensor + squashing Resize + Normalize, fp32
+    eager."""
     import cv2
     import torch
     from torchvision import transforms
 
-    from infer_torchvision_resnext.checkpoint import build_model, load_checkpoint
+    from infer_torchvision_resnext.checkpoint.format import build_model, load_checkpoint
     from infer_torchvision_resnext.models import resolve_arch
 
     net = build_model(load_checkpoint(weights, arch=resolve_arch(model))).eval()
-    trf = transforms.Compose([transforms.ToTensor(), transforms.Resize((size, size), antialias=True),
-                              transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    trf = transforms.Compose(
+        [
+            transforms.ToTensor(),
+            transforms.Resize((size, size), antialias=True),
+            transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
 
     def run(paths: list[Path]) -> float:
         start = time.perf_counter()
@@ -109,7 +135,8 @@ def _ikomia_worker(conn, weights: Path, model: str, size: int) -> None:
 
 
 class IkomiaProcess:
-    """(a) in its own process, as a user's Ikomia loop runs: no OpenVINO thread pool or cached model of ours beside it."""
+    """(a) in its own process, as a user's Ikomia loop runs: no OpenVINO thread pool or cached model of ours
+    beside it."""
 
     def __init__(self, weights: Path, model: str, size: int):
         import multiprocessing
@@ -134,9 +161,11 @@ def time_model_only(task, count: int, batch: int) -> float:
     """(b) the task's own backend on preprocessed uint8 crops, ``batch`` per task batch, no decoding."""
     classifier = task.load_model()
     prep, backend = classifier.preprocessing, classifier.backend
-    crops = np.random.default_rng(1).integers(0, 256, (batch, prep.crop_size, prep.crop_size, 3), dtype=np.uint8)
+    crops = np.random.default_rng(1).integers(
+        0, 256, (batch, prep.crop_size, prep.crop_size, 3), dtype=np.uint8
+    )
     step = backend.chunk_size(batch)
-    chunks = [crops[i:i + step] for i in range(0, batch, step)]
+    chunks = [crops[i : i + step] for i in range(0, batch, step)]
     list(backend.infer_batches(chunks))  # warm-up
     start = time.perf_counter()
     for _ in range(max(1, count // batch)):
@@ -160,15 +189,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="resnext50")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--weights", default=None)
-    parser.add_argument("--repeat", type=int, default=3, help="alternating (b)/(c) runs; the best of each is kept")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="alternating (b)/(c) runs; the best of each is kept"
+    )
     parser.add_argument("--skip-a", action="store_true", help="skip the slow Ikomia-style loop")
-    parser.add_argument("--a-images", type=int, default=24, help="images per run of the Ikomia-style loop (a)")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "int8"),
-                        help="int8: NNCF-quantized OpenVINO model calibrated on 16 other JPEGs (quantized once, cached)")
+    parser.add_argument(
+        "--a-images", type=int, default=24, help="images per run of the Ikomia-style loop (a)"
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "int8"),
+        help="int8: NNCF-quantized OpenVINO model calibrated on 16 other JPEGs (quantized once, cached)",
+    )
     args = parser.parse_args(argv)
 
     from workflow import Workflow
-    from workflow.runtime import cpu_info
+    from workflow.core.runtime import cpu_info
 
     print(cpu_info().describe(), flush=True)
 
@@ -177,36 +214,61 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         paths = make_jpegs(tmp / "images", args.images)
         weights, origin = weights_file(args.weights, args.model, tmp)
-        print(f"{len(paths)} JPEGs 1280x960 in {time.perf_counter() - t0:.1f}s; weights: {origin}; "
-              f"{os.cpu_count()} CPUs; model {args.model}, batch {args.batch}", flush=True)
+        print(
+            f"{len(paths)} JPEGs 1280x960 in {time.perf_counter() - t0:.1f}s; weights: {origin}; "
+            f"{os.cpu_count()} CPUs; model {args.model}, batch {args.batch}",
+            flush=True,
+        )
 
         wf = Workflow(name="bench")
-        task = wf.add_task(name="infer_torchvision_resnext", auto_connect=True,
-                           params={"model_name": args.model, "model_weight_file": str(weights), "batch_size": args.batch,
-                                   "precision": args.precision})
+        task = wf.add_task(
+            name="infer_torchvision_resnext",
+            auto_connect=True,
+            params={
+                "model_name": args.model,
+                "model_weight_file": str(weights),
+                "batch_size": args.batch,
+                "precision": args.precision,
+            },
+        )
         if args.precision == "int8":
             make_jpegs(tmp / "calibration", 16, seed=1)
             task.set_parameters({"calibration_folder": str(tmp / "calibration")})
         t0 = time.perf_counter()
         classifier = task.load_model()
         rt = classifier.runtime
-        print(f"model ready in {time.perf_counter() - t0:.1f}s on {rt.backend}/{rt.device}/{rt.precision}, "
-              f"{classifier.preprocessing.crop_size}px", flush=True)
-        wf.run_on(folder=tmp / "images", output_dir=tmp / "warm", save_images=False)  # warm-up pass (caches, threads)
+        print(
+            f"model ready in {time.perf_counter() - t0:.1f}s on {rt.backend}/{rt.device}/{rt.precision}, "
+            f"{classifier.preprocessing.crop_size}px",
+            flush=True,
+        )
+        wf.run_on(
+            folder=tmp / "images", output_dir=tmp / "warm", save_images=False
+        )  # warm-up pass (caches, threads)
 
         as_, bs, cs = [], [], []
-        ikomia = None if args.skip_a else IkomiaProcess(weights, args.model, classifier.preprocessing.crop_size)
-        for _ in range(args.repeat):  # alternate (a), (b) and (c); keep the best of each (the machine is shared)
+        ikomia = (
+            None if args.skip_a else IkomiaProcess(weights, args.model, classifier.preprocessing.crop_size)
+        )
+        for _ in range(
+            args.repeat
+        ):  # alternate (a), (b) and (c); keep the best of each (the machine is shared)
             if ikomia is not None:
-                as_.append(ikomia(paths[:args.a_images]))
+                as_.append(ikomia(paths[: args.a_images]))
             bs.append(time_model_only(task, args.images, args.batch))
             c, report = time_folder_run(wf, tmp / "images", tmp / "out", args.images)
             cs.append(c)
         b, c = max(bs), max(cs)
-        print(f"(b) model alone, {rt.backend} {rt.precision} batch {args.batch}: {b:.1f} img/s "
-              f"(runs: {', '.join(f'{v:.1f}' for v in bs)})", flush=True)
-        print(f"(c) folder run end to end: {c:.1f} img/s (runs: {', '.join(f'{v:.1f}' for v in cs)}; last run's task "
-              f"times: {', '.join(f'{k} {v:.2f}s' for k, v in report.times.items())})", flush=True)
+        print(
+            f"(b) model alone, {rt.backend} {rt.precision} batch {args.batch}: {b:.1f} img/s "
+            f"(runs: {', '.join(f'{v:.1f}' for v in bs)})",
+            flush=True,
+        )
+        print(
+            f"(c) folder run end to end: {c:.1f} img/s (runs: {', '.join(f'{v:.1f}' for v in cs)}; last run's task "
+            f"times: {', '.join(f'{k} {v:.2f}s' for k, v in report.times.items())})",
+            flush=True,
+        )
         if ikomia is not None:
             ikomia.close()
         goal_a, goal_b = (3.0, 0.8) if rt.precision == "int8" else (5.0, 0.75)
@@ -214,8 +276,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"c/b = {c / b:.2f} (goal >= {goal_b})")
             return 0
         a = max(as_)
-        print(f"(a) Ikomia-style per-image fp32 eager, squashing resize: {a:.1f} img/s "
-              f"(runs: {', '.join(f'{v:.1f}' for v in as_)})", flush=True)
+        print(
+            f"(a) Ikomia-style per-image fp32 eager, squashing resize: {a:.1f} img/s "
+            f"(runs: {', '.join(f'{v:.1f}' for v in as_)})",
+            flush=True,
+        )
         print(f"c/a = {c / a:.2f} (goal >= {goal_a})   c/b = {c / b:.2f} (goal >= {goal_b})")
     return 0
 

@@ -17,6 +17,7 @@ machine's speed drifts from one minute to the next).
 
     python benchmarks/ray_scaling.py --images 200 --size 64
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,14 +45,24 @@ def make_folder(folder: Path, count: int) -> None:
 def make_pipeline(tmp: Path, size: int, backend: str, batch: int) -> Path:
     import torch
 
-    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, save_checkpoint
+    from infer_torchvision_resnext.checkpoint.format import FORMAT_VERSION, Manifest, save_checkpoint
     from infer_torchvision_resnext.models import create_model
     from infer_torchvision_resnext.recipe import Preprocessing
 
     torch.manual_seed(0)
     model = create_model("resnext50", num_classes=10).eval()
-    save_checkpoint(tmp / "model.pt", model, Manifest(FORMAT_VERSION, "resnext50_32x4d", [f"c{i}" for i in range(10)],
-                                                      Preprocessing.default(size), {}, "benchmarks/ray_scaling.py"))
+    save_checkpoint(
+        tmp / "model.pt",
+        model,
+        Manifest(
+            FORMAT_VERSION,
+            "resnext50_32x4d",
+            [f"c{i}" for i in range(10)],
+            Preprocessing.default(size),
+            {},
+            "benchmarks/ray_scaling.py",
+        ),
+    )
     pipeline = tmp / "classify.yaml"
     pipeline.write_text(f"""version: 1
 name: ray-scaling
@@ -60,7 +71,7 @@ inputs:
 tasks:
   - id: classify
     task: infer_torchvision_resnext
-    params: {{model_weight_file: {tmp / 'model.pt'}, backend: {backend}, top_k: 1, batch_size: {batch}}}
+    params: {{model_weight_file: {tmp / "model.pt"}, backend: {backend}, top_k: 1, batch_size: {batch}}}
 outputs:
   predictions: $steps.classify.classification
 """)
@@ -82,7 +93,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--backend", default="torch", choices=("torch", "openvino", "auto"))
     parser.add_argument("--actors", default="1,2", help="actor counts to time, comma-separated")
-    parser.add_argument("--repeat", type=int, default=2, help="rounds; each round times every run once, the best counts")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="rounds; each round times every run once, the best counts"
+    )
     args = parser.parse_args()
     os.environ.setdefault("WORKFLOW_PROGRESS", "0")
     cores = os.cpu_count() or 1
@@ -90,9 +103,9 @@ def main() -> None:
     import torch
 
     from workflow import Workflow
+    from workflow.core.runtime import cpu_info
     from workflow.ray_engine import run_on_ray
     from workflow.ray_engine.cluster import init_options
-    from workflow.runtime import cpu_info
 
     print(cpu_info().describe(), flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="ray_scaling_"))
@@ -101,7 +114,9 @@ def main() -> None:
     pipeline = make_pipeline(tmp, args.size, args.backend, args.batch)
     n, b = args.images, args.batch
     start = time.perf_counter()
-    Workflow.load(pipeline).run_on(folder=tmp / "two", output_dir=tmp / "warm", batch_size=b)  # convert + cache the model
+    Workflow.load(pipeline).run_on(
+        folder=tmp / "two", output_dir=tmp / "warm", batch_size=b
+    )  # convert + cache the model
     print(f"first model load (conversion, caches): {time.perf_counter() - start:.1f} s", flush=True)
     wf = Workflow.load(pipeline)
     wf.run_on(folder=tmp / "two", output_dir=tmp / "local_two", batch_size=b)  # the model is loaded now
@@ -111,18 +126,27 @@ def main() -> None:
     threads = torch.get_num_threads()
 
     def local_one_thread():
-        torch.set_num_threads(1)  # what each 1-CPU actor uses: shows what thread contention costs the local run
+        torch.set_num_threads(
+            1
+        )  # what each 1-CPU actor uses: shows what thread contention costs the local run
         try:
             return wf.run_on(folder=tmp / "photos", output_dir=tmp / "local1", batch_size=b)
         finally:
             torch.set_num_threads(threads)
 
     def on_ray(actors: int, folder: str):
-        return lambda: run_on_ray(Workflow.load(pipeline), tmp / folder, output_dir=tmp / f"ray{actors}_{folder}",
-                                  actors=actors, batch_size=b)
+        return lambda: run_on_ray(
+            Workflow.load(pipeline),
+            tmp / folder,
+            output_dir=tmp / f"ray{actors}_{folder}",
+            actors=actors,
+            batch_size=b,
+        )
 
-    runs = {"local": lambda: wf.run_on(folder=tmp / "photos", output_dir=tmp / "local", batch_size=b),
-            "local 1 thread": local_one_thread}
+    runs = {
+        "local": lambda: wf.run_on(folder=tmp / "photos", output_dir=tmp / "local", batch_size=b),
+        "local 1 thread": local_one_thread,
+    }
     counts = [int(a) for a in args.actors.split(",")]
     for actors in counts:
         runs[f"ray x{actors} start-up"] = on_ray(actors, "two")
@@ -132,16 +156,24 @@ def main() -> None:
         for name, run in runs.items():
             times[name] = min(times.get(name, float("inf")), timed(run))
         print(f"round {round_ + 1}: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()), flush=True)
-    print(f"\n{n} images, {args.size} px, batch {b}, backend {args.backend}, {cores} cores, best of {args.repeat} rounds")
+    print(
+        f"\n{n} images, {args.size} px, batch {b}, backend {args.backend}, {cores} cores, best of {args.repeat} rounds"
+    )
     print(f"local          {n / times['local']:7.1f} img/s  ({times['local']:.1f} s)")
-    print(f"local 1 thread {n / times['local 1 thread']:7.1f} img/s  ({times['local 1 thread']:.1f} s; torch threads {threads} -> 1)")
+    print(
+        f"local 1 thread {n / times['local 1 thread']:7.1f} img/s  "
+        f"({times['local 1 thread']:.1f} s; torch threads {threads} -> 1)"
+    )
     local = min(times["local"], times["local 1 thread"])  # Ray is compared with the faster local run
     for actors in counts:
         total, fixed = times[f"ray x{actors}"], times[f"ray x{actors} start-up"]
         steady = n / max(total - fixed, 1e-9)
-        print(f"ray x{actors}        {n / total:7.1f} img/s end to end ({total:.1f} s; start-up {fixed:.1f} s) = "
-              f"{local / total:.2f} x local; {steady:.1f} img/s steady = {steady * local / n:.2f} x local; "
-              f"overhead {1000 * (total - local) / n:+.1f} ms/img end to end, {1000 * ((total - fixed) - local) / n:+.1f} ms/img steady")
+        print(
+            f"ray x{actors}        {n / total:7.1f} img/s end to end ({total:.1f} s; start-up {fixed:.1f} s) = "
+            f"{local / total:.2f} x local; {steady:.1f} img/s steady = {steady * local / n:.2f} x local; "
+            f"overhead {1000 * (total - local) / n:+.1f} ms/img end to end, "
+            f"{1000 * ((total - fixed) - local) / n:+.1f} ms/img steady"
+        )
     ray.shutdown()
 
 

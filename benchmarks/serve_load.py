@@ -7,6 +7,7 @@ with dynamic batching on (--max-batch 8) and off (--max-batch 1), against a dire
 Without --pipeline it builds a random-weight ResNeXt-50 checkpoint (3 classes, --size px) in a
 temporary folder. Each server runs as a subprocess on a free port of 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,13 +35,15 @@ tasks:
 def make_pipeline(folder: Path, size: int, backend: str) -> Path:
     import torch
 
-    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, save_checkpoint
-    from infer_torchvision_resnext.recipe import Preprocessing
+    from infer_torchvision_resnext.checkpoint.format import FORMAT_VERSION, Manifest, save_checkpoint
     from infer_torchvision_resnext.models import create_model
+    from infer_torchvision_resnext.recipe import Preprocessing
 
     torch.manual_seed(0)
     model = create_model("resnext50", num_classes=3).eval()
-    manifest = Manifest(FORMAT_VERSION, "resnext50_32x4d", ["a", "b", "c"], Preprocessing.default(size), {}, "benchmarks")
+    manifest = Manifest(
+        FORMAT_VERSION, "resnext50_32x4d", ["a", "b", "c"], Preprocessing.default(size), {}, "benchmarks"
+    )
     ckpt = save_checkpoint(folder / "bench.pt", model, manifest)
     path = folder / "bench.yaml"
     path.write_text(PIPELINE.format(ckpt=ckpt, backend=backend))
@@ -64,9 +67,24 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def start_server(pipeline: Path, max_batch: int, max_wait_ms: float, timeout_s: float = 300) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "workflow", "serve", str(pipeline), "--port", "0", "--max-batch", str(max_batch),
-           "--max-wait-ms", str(max_wait_ms), "--max-queue", "256"]
+def start_server(
+    pipeline: Path, max_batch: int, max_wait_ms: float, timeout_s: float = 300
+) -> tuple[subprocess.Popen, str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "workflow",
+        "serve",
+        str(pipeline),
+        "--port",
+        "0",
+        "--max-batch",
+        str(max_batch),
+        "--max-wait-ms",
+        str(max_wait_ms),
+        "--max-queue",
+        "256",
+    ]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -87,6 +105,7 @@ async def load(url: str, data: bytes, concurrency: int, requests: int) -> tuple[
     sem = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+
         async def one() -> None:
             async with sem:
                 start = time.perf_counter()
@@ -103,7 +122,7 @@ async def load(url: str, data: bytes, concurrency: int, requests: int) -> tuple[
 
 def direct(pipeline: Path, data: bytes, requests: int) -> list[float]:
     from workflow import Workflow
-    from workflow.imaging import decode_bytes
+    from workflow.core.imaging import decode_bytes
 
     wf = Workflow.load(pipeline)
     wf.run_on(array=decode_bytes(data, "warm-up"))
@@ -131,7 +150,10 @@ def main() -> None:
         data = photo_bytes(args.image)
         print(f"cpu: {cpu_name()}; threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
         base = direct(pipeline, data, max(8, args.requests // 4))
-        print(f"direct decode + run_on(array=): p50 {percentile(base, 50) * 1000:.1f} ms  p95 {percentile(base, 95) * 1000:.1f} ms")
+        print(
+            f"direct decode + run_on(array=): p50 {percentile(base, 50) * 1000:.1f} ms  "
+            f"p95 {percentile(base, 95) * 1000:.1f} ms"
+        )
         rates: dict[tuple[int, int], float] = {}
         for max_batch in (8, 1):
             proc, url = start_server(pipeline, max_batch, args.max_wait_ms)
@@ -139,8 +161,10 @@ def main() -> None:
                 for c in levels:
                     elapsed, lat = asyncio.run(load(url, data, c, args.requests))
                     rates[(max_batch, c)] = len(lat) / elapsed
-                    print(f"max-batch {max_batch:>2}  concurrency {c:>2}: {len(lat) / elapsed:7.2f} req/s  "
-                          f"p50 {percentile(lat, 50) * 1000:7.1f} ms  p95 {percentile(lat, 95) * 1000:7.1f} ms")
+                    print(
+                        f"max-batch {max_batch:>2}  concurrency {c:>2}: {len(lat) / elapsed:7.2f} req/s  "
+                        f"p50 {percentile(lat, 50) * 1000:7.1f} ms  p95 {percentile(lat, 95) * 1000:7.1f} ms"
+                    )
                     if c == 1 and max_batch == 8:
                         ratio = percentile(lat, 95) / percentile(base, 95)
                         print(f"  p95 at concurrency 1 / direct p95 = {ratio:.2f} (goal <= 1.20)")
@@ -149,7 +173,9 @@ def main() -> None:
                 proc.wait(60)
         top = max(levels)
         if (8, top) in rates and (1, top) in rates:
-            print(f"batching speed-up at concurrency {top}: {rates[(8, top)] / rates[(1, top)]:.2f}x (goal >= 1.5x)")
+            print(
+                f"batching speed-up at concurrency {top}: {rates[(8, top)] / rates[(1, top)]:.2f}x (goal >= 1.5x)"
+            )
 
 
 def cpu_name() -> str:

@@ -9,6 +9,7 @@
 
 Usage: python examples/demo.py [--output demo_output] [--epochs 5] [--export-only]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,10 @@ def export(data: Path) -> None:
     if data.exists():
         shutil.rmtree(data)
     counts = export_digits(data, PER_CLASS, source="mnist", seed=0)
-    print(f"[1/3] exported real MNIST digits to {data}: " + ", ".join(f"{n} {part}" for part, n in counts.items()))
+    print(
+        f"[1/3] exported real MNIST digits to {data}: "
+        + ", ".join(f"{n} {part}" for part, n in counts.items())
+    )
 
 
 def held_out_accuracy(results_csv: Path) -> tuple[float, int]:
@@ -44,12 +48,18 @@ def held_out_accuracy(results_csv: Path) -> tuple[float, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default="demo_output", help="folder for the digits and every result (default: demo_output)")
+    parser.add_argument(
+        "--output",
+        default="demo_output",
+        help="folder for the digits and every result (default: demo_output)",
+    )
     parser.add_argument("--epochs", type=int, default=None, help="override the pipeline's number of epochs")
-    parser.add_argument("--export-only", action="store_true", help="only export the digits (e.g. for train.yaml)")
+    parser.add_argument(
+        "--export-only", action="store_true", help="only export the digits (e.g. for train.yaml)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="    %(message)s")
-    for noisy in ("workflow.runner", "workflow.registry"):
+    for noisy in ("workflow.run.runner", "workflow.plugins.registry"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     out = Path(args.output).resolve()
@@ -67,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         overrides["epochs"] = args.epochs
     train.set_parameters(overrides)
     p = train.params
-    print(f"[2/3] pipeline {PIPELINE.relative_to(HERE.parent)}: {' -> '.join(t.id for t in wf.order())}; training "
-          f"{p.model_name} from scratch at {p.input_size}px for {p.epochs} epochs (a few minutes on 2 CPU cores)")
+    print(
+        f"[2/3] pipeline {PIPELINE.relative_to(HERE.parent)}: {' -> '.join(t.id for t in wf.order())}; training "
+        f"{p.model_name} from scratch at {p.input_size}px for {p.epochs} epochs (a few minutes on 2 CPU cores)"
+    )
     start = time.perf_counter()
     report = wf.run_on(folder=data / "test", output_dir=out / "results")
     elapsed = time.perf_counter() - start
@@ -78,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[3/3] done in {elapsed:.0f} s: {report.summary()}")
     print()
     print(f"  held-out accuracy     {accuracy:.3f}  ({n} test images never seen in training)")
-    print(f"  validation top-1      {best['val_top1']:.3f}  (best epoch {result.best_epoch} of {len(result.rows)})")
+    print(
+        f"  validation top-1      {best['val_top1']:.3f}  (best epoch {result.best_epoch} of {len(result.rows)})"
+    )
     print(f"  checkpoint            {result.best_path}")
     print(f"  metrics per epoch     {result.run_dir / 'metrics.csv'}  (and metrics.json)")
     print(f"  curves                {result.run_dir / 'curves.png'}")

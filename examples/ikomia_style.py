@@ -5,8 +5,10 @@
 Ikomia's imports were ``from ikomia.dataprocess.workflow import Workflow``,
 ``from ikomia.utils import ik`` and ``from ikomia.utils.displayIO import display``.
 """
-from workflow import Workflow, ik
+
+from workflow import Workflow
 from workflow.display import display
+from workflow.plugins import ik
 
 wf = Workflow()
 algo = wf.add_task(ik.infer_torchvision_resnext(model_name="resnext50", cuda="False"), auto_connect=True)

@@ -1,17 +1,16 @@
 """ResNeXt image classification task (torchvision weights, OpenVINO/torch backends).
 
-Layers, each importing only those above it:
+Layers, each importing only those below it (contracts in ``pyproject.toml``):
 
-- ``recipe``: the :class:`Preprocessing` record (imports nothing of this package);
-- ``models``: architecture names, torchvision builders and weights, offline checks;
-- ``checkpoint``: the file format shared with training, and the manifest/model_name rule;
-- ``preprocess``: resize + centre crop of uint8 images;
-- ``backend`` (the :class:`Backend` protocol), ``torch_backend``, ``openvino_backend``,
-  then ``backends`` (choosing one on top of :mod:`workflow.runtime`);
-- ``model_source`` (where the weights come from), ``roi`` (per-box planning),
-  ``classifier`` (:class:`Classifier`: ``from_params``, ``classify(images, boxes)``);
-- ``annotate`` (drawing), ``task`` (the ``infer_torchvision_resnext`` task: ports only).
+- ``task``: the ``infer_torchvision_resnext`` task (ports only) over ``params``;
+- ``classifier`` (:class:`Classifier`: preprocessing, batching, backend, top-k) and ``annotate`` (drawing);
+- ``int8/`` (INT8 models), ``model_source`` (where the weights come from), ``roi`` (per-box planning);
+- ``backends/`` (protocol, torch, OpenVINO, choosing one) and ``checkpoint/`` (the file format training writes);
+- ``models`` (torchvision builders and weights), ``preprocess`` (resize + crop), ``disk_cache``
+  (where derived files live), ``params`` (the task's typed parameters);
+- ``recipe``: the :class:`Preprocessing` record (imports nothing of this package).
 
 Importing the package does not import torch.
 """
+
 from __future__ import annotations

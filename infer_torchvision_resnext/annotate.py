@@ -1,17 +1,19 @@
 """Drawing results on images (OpenCV, imported lazily). Images are RGB; the input is never modified."""
+
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from infer_torchvision_resnext.roi import relabelled
-from workflow.imaging import max_image_pixels
+from workflow.core.imaging import max_image_pixels
 
 if TYPE_CHECKING:  # pragma: no cover
     from infer_torchvision_resnext.classifier import ImageClassification
-    from workflow.results import DetectionsResult
+    from workflow.core.results import DetectionsResult
 
 BOX_COLOR = (255, 64, 32)  # RGB
 TEXT_COLOR = (255, 255, 255)
@@ -33,21 +35,29 @@ def _put_label(canvas: np.ndarray, text: str, x: int, y: int, bg=TEXT_BG) -> Non
     x = int(min(max(0, x), max(0, w - tw - 4)))
     y = int(min(max(0, y), max(0, h - th - base - 4)))
     cv2.rectangle(canvas, (x, y), (x + tw + 4, y + th + base + 4), bg, -1)
-    cv2.putText(canvas, text, (x + 2, y + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOR, thick, cv2.LINE_AA)
+    cv2.putText(
+        canvas, text, (x + 2, y + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOR, thick, cv2.LINE_AA
+    )
 
 
 MAX_LABELLED_SIDE = 16384  # enlarged copies stop here (JPEG's limit is 65500; a strip gains nothing from it)
 
 
 def _readable_copy(image: np.ndarray, min_side: int) -> np.ndarray:
-    """A copy of ``image``, enlarged by a whole factor (nearest neighbour) when its shorter side is under ``min_side``.
+    """A copy of ``image``, enlarged by a whole factor (nearest neighbour) when its shorter side is under
+    ``min_side``.
 
-    The enlarged copy keeps to the decoder's pixel budget (:func:`workflow.imaging.max_image_pixels`): a 1x60000
+    The enlarged copy keeps to the decoder's pixel budget (:func:`workflow.core.imaging.max_image_pixels`): a
+    1x60000
     strip is enlarged only as far as that allows, never ``min_side`` times in both directions.
     """
     h, w = image.shape[:2]
     factor = -(-min_side // max(1, min(h, w)))
-    factor = min(factor, max(1, math.isqrt(max_image_pixels() // max(1, h * w))), max(1, MAX_LABELLED_SIDE // max(h, w)))
+    factor = min(
+        factor,
+        max(1, math.isqrt(max_image_pixels() // max(1, h * w))),
+        max(1, MAX_LABELLED_SIDE // max(h, w)),
+    )
     if factor <= 1:
         return np.ascontiguousarray(image).copy()
     return np.ascontiguousarray(image.repeat(factor, axis=0).repeat(factor, axis=1))
@@ -80,13 +90,20 @@ def draw_boxes(image: np.ndarray, boxes: Sequence[Sequence[float]], texts: Seque
     return canvas
 
 
-def item_outputs(image: np.ndarray, detections: DetectionsResult | None, found: ImageClassification,
-                 min_side: int = 0) -> dict[str, Any]:
+def item_outputs(
+    image: np.ndarray, detections: DetectionsResult | None, found: ImageClassification, min_side: int = 0
+) -> dict[str, Any]:
     """The task's outputs for one image: ``classification``, the annotated ``image`` (enlarged only to reach
     ``min_side``) and, in ROI mode, the relabelled ``detections`` drawn on it."""
     if detections is None:
         top = found.whole.top
-        return {"classification": found.whole, "image": draw_labels(image, [f"{top.label} {top.score:.2f}"] if top else [], min_side)}
+        return {
+            "classification": found.whole,
+            "image": draw_labels(image, [f"{top.label} {top.score:.2f}"] if top else [], min_side),
+        }
     texts = [f"{r.top.label} {r.top.score:.2f}" if r.top else "" for r in found.boxes]
-    return {"classification": found.whole, "detections": relabelled(detections, found.boxes),
-            "image": draw_boxes(image, detections.boxes, texts)}
+    return {
+        "classification": found.whole,
+        "detections": relabelled(detections, found.boxes),
+        "image": draw_boxes(image, detections.boxes, texts),
+    }

@@ -4,26 +4,27 @@
 runtime (:mod:`.backends`) and builds the backend. :meth:`Classifier.classify`
 crops and resizes images chunk by chunk while the backend runs the previous chunk
 (OpenVINO async requests), then turns logits into top-k
-:class:`~workflow.results.ClassificationResult`\\ s, per image and per box.
+:class:`~workflow.core.results.ClassificationResult`\\ s, per image and per box.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import numpy as np
 
-from infer_torchvision_resnext.backend import Backend, Runtime
-from infer_torchvision_resnext.backends import create_backend, resolve_runtime
-from infer_torchvision_resnext.int8_select import int8_entry
+from infer_torchvision_resnext.backends.choice import create_backend, resolve_runtime
+from infer_torchvision_resnext.backends.protocol import Backend, Runtime
+from infer_torchvision_resnext.int8.select import int8_entry
 from infer_torchvision_resnext.model_source import ModelSource, blame, resolve_source, source_identity
 from infer_torchvision_resnext.preprocess import preprocess
 from infer_torchvision_resnext.recipe import Preprocessing
 from infer_torchvision_resnext.roi import Crop, crop_pixels, plan_crops
-from workflow.results import ClassificationResult, ClassScore
+from workflow.core.results import ClassificationResult, ClassScore
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ class Classifier:
         top_k: classes returned per image or box by default.
     """
 
-    def __init__(self, source: ModelSource, runtime: Runtime, backend: Backend, identity: str, top_k: int = 5):
+    def __init__(
+        self, source: ModelSource, runtime: Runtime, backend: Backend, identity: str, top_k: int = 5
+    ):
         self.source = source
         self.runtime = runtime
         self.backend = backend
@@ -55,8 +58,13 @@ class Classifier:
         self.top_k = top_k
 
     @classmethod
-    def from_params(cls, params, model_path: str | os.PathLike | None = None, *,
-                    task_id: str = "infer_torchvision_resnext") -> Classifier:
+    def from_params(
+        cls,
+        params,
+        model_path: str | os.PathLike | None = None,
+        *,
+        task_id: str = "infer_torchvision_resnext",
+    ) -> Classifier:
         """Resolve the weights and the runtime of ``params`` and build the backend (one INFO line).
 
         Args:
@@ -71,15 +79,34 @@ class Classifier:
         start = time.perf_counter()
         source = resolve_source(params, model_path, task_id=task_id)
         int8 = int8_entry(params, source, task_id=task_id)
-        runtime = resolve_runtime(params.device, params.precision, params.backend, task_id=task_id,
-                                  int8_model=str(int8.xml) if int8 else None,
-                                  int8_agreement=int8.agreement if int8 else None)
+        runtime = resolve_runtime(
+            params.device,
+            params.precision,
+            params.backend,
+            task_id=task_id,
+            int8_model=str(int8.xml) if int8 else None,
+            int8_agreement=int8.agreement if int8 else None,
+        )
         with blame(task_id, source.where):
-            backend = create_backend(source.factory, source.prep, runtime, cache_key=source.cache_key,
-                                     batch_size=params.batch_size, num_classes=len(source.class_names))
-        log.info("task '%s': loaded %s, %d classes, %dpx, on %s/%s/%s in %.1fs", task_id, source.description,
-                 len(source.class_names), source.prep.crop_size, runtime.backend, runtime.device, runtime.precision,
-                 time.perf_counter() - start)
+            backend = create_backend(
+                source.factory,
+                source.prep,
+                runtime,
+                cache_key=source.cache_key,
+                batch_size=params.batch_size,
+                num_classes=len(source.class_names),
+            )
+        log.info(
+            "task '%s': loaded %s, %d classes, %dpx, on %s/%s/%s in %.1fs",
+            task_id,
+            source.description,
+            len(source.class_names),
+            source.prep.crop_size,
+            runtime.backend,
+            runtime.device,
+            runtime.precision,
+            time.perf_counter() - start,
+        )
         return cls(source, runtime, backend, source_identity(params, model_path), params.top_k)
 
     @property
@@ -101,17 +128,27 @@ class Classifier:
         """Use ``n`` crops per task batch (rebuilds the backend only when it cannot adapt)."""
         if not self.backend.set_batch_size(n):
             self.backend.close()
-            self.backend = create_backend(self.source.factory, self.source.prep, self.runtime,
-                                          cache_key=self.source.cache_key, batch_size=n,
-                                          num_classes=len(self.source.class_names))
+            self.backend = create_backend(
+                self.source.factory,
+                self.source.prep,
+                self.runtime,
+                cache_key=self.source.cache_key,
+                batch_size=n,
+                num_classes=len(self.source.class_names),
+            )
 
-    def classify(self, images: Sequence[np.ndarray], boxes: Sequence[Sequence | None] | None = None,
-                 top_k: int | None = None) -> list[ImageClassification]:
+    def classify(
+        self,
+        images: Sequence[np.ndarray],
+        boxes: Sequence[Sequence | None] | None = None,
+        top_k: int | None = None,
+    ) -> list[ImageClassification]:
         """Top-k classes of each image, and of each of its boxes in ROI mode.
 
         Args:
             images: HxWx3 uint8 RGB arrays.
-            boxes: per image, (x1, y1, x2, y2) pixel boxes (or None); a box outside the image gets an empty result.
+            boxes: per image, (x1, y1, x2, y2) pixel boxes (or None); a box outside the image gets an empty
+            result.
             top_k: classes per result (default: the ``top_k`` it was built with).
 
         Raises:
@@ -138,7 +175,7 @@ class Classifier:
 
         def chunks() -> Iterator[np.ndarray]:
             for start in range(0, len(crops), size):
-                part = crops[start:start + size]
+                part = crops[start : start + size]
                 batch = np.empty((len(part), prep.crop_size, prep.crop_size, 3), np.uint8)
                 for j, crop in enumerate(part):
                     batch[j] = preprocess(crop_pixels(images[crop.item], crop.region), prep)
@@ -154,8 +191,10 @@ class Classifier:
         idx = np.argpartition(-probs, k - 1, axis=1)[:, :k]
         order = np.take_along_axis(probs, idx, axis=1).argsort(axis=1)[:, ::-1]
         idx = np.take_along_axis(idx, order, axis=1)
-        return [ClassificationResult([ClassScore(names[j], int(j), float(row[j])) for j in ids])
-                for row, ids in zip(probs, idx)]
+        return [
+            ClassificationResult([ClassScore(names[j], int(j), float(row[j])) for j in ids])
+            for row, ids in zip(probs, idx)
+        ]
 
     def close(self) -> None:
         """Release the backend."""

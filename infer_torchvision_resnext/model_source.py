@@ -4,22 +4,35 @@
 pretrained weights are in the hub cache) and returns a :class:`ModelSource`: the
 architecture, class names, preprocessing and a factory building the torch model
 only when a backend needs it. Every failure here is the same for every image, so
-it is a :class:`workflow.errors.SetupError` naming the task and the parameter.
+it is a :class:`workflow.core.errors.SetupError` naming the task and the parameter.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from infer_torchvision_resnext.checkpoint import (CheckpointError, build_model, load_checkpoint, read_class_file,
-                                                  resolve_checkpoint_arch)
-from infer_torchvision_resnext.models import (ModelSetupError, create_model, ensure_weights_available, resolve_arch,
-                                              resolve_weights, weights_cache_path)
+from infer_torchvision_resnext.checkpoint.format import (
+    CheckpointError,
+    build_model,
+    load_checkpoint,
+    read_class_file,
+    resolve_checkpoint_arch,
+)
+from infer_torchvision_resnext.models import (
+    ModelSetupError,
+    create_model,
+    ensure_weights_available,
+    resolve_arch,
+    resolve_weights,
+    weights_cache_path,
+)
 from infer_torchvision_resnext.recipe import Preprocessing
-from workflow.errors import ParamError, SetupError
+from workflow.core.errors import ParamError, SetupError
 
 
 @dataclass
@@ -63,9 +76,11 @@ def file_identity(path: Path) -> str:
     return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def resolve_source(params, model_path: str | os.PathLike | None = None, *,
-                   task_id: str = "infer_torchvision_resnext") -> ModelSource:
-    """The model a task's parameters ask for; ``model_path`` (the ``model`` port) overrides ``model_weight_file``.
+def resolve_source(
+    params, model_path: str | os.PathLike | None = None, *, task_id: str = "infer_torchvision_resnext"
+) -> ModelSource:
+    """The model a task's parameters ask for; ``model_path`` (the ``model`` port) overrides
+    ``model_weight_file``.
 
     Pretrained weights are fetched into the hub cache here (one attempt), so an offline machine
     fails before any image is decoded.
@@ -92,21 +107,31 @@ def resolve_source(params, model_path: str | os.PathLike | None = None, *,
     names = list(weights.meta["categories"])
     if class_names is not None:
         if len(class_names) != len(names):
-            raise CheckpointError(f"task '{task_id}': parameter 'class_file': '{params.class_file}' has "
-                                  f"{len(class_names)} names but the pretrained {arch} head has {len(names)} outputs")
+            raise CheckpointError(
+                f"task '{task_id}': parameter 'class_file': '{params.class_file}' has "
+                f"{len(class_names)} names but the pretrained {arch} head has {len(names)} outputs"
+            )
         names = class_names
     prep = Preprocessing.from_weights(weights, params.input_size)
     ident = file_identity(weights_cache_path(weights))
-    return ModelSource(arch, names, prep, f"torchvision:{weights}:{ident}", f"{arch} ({weights})",
-                       "parameter 'pretrained_weights'", lambda: create_model(arch, weights=weights),
-                       weights_cache_path(weights))
+    return ModelSource(
+        arch,
+        names,
+        prep,
+        f"torchvision:{weights}:{ident}",
+        f"{arch} ({weights})",
+        "parameter 'pretrained_weights'",
+        lambda: create_model(arch, weights=weights),
+        weights_cache_path(weights),
+    )
 
 
 def _checkpoint_source(path: Path, params, arch: str, class_names, task_id: str, where: str) -> ModelSource:
     ckpt = load_checkpoint(path, arch=arch, class_names=class_names)
     manifest = ckpt.manifest
-    resolve_checkpoint_arch(manifest.arch, params.model_name, "model_name" in params.model_fields_set,
-                            task_id=task_id, path=path)
+    resolve_checkpoint_arch(
+        manifest.arch, params.model_name, "model_name" in params.model_fields_set, task_id=task_id, path=path
+    )
     input_size = params.input_size
     prep = manifest.preprocessing.with_crop_size(input_size) if input_size else manifest.preprocessing
     holder = [ckpt]  # the loaded file is used once, then reloaded only if a backend needs the model again
@@ -115,8 +140,16 @@ def _checkpoint_source(path: Path, params, arch: str, class_names, task_id: str,
         loaded = holder.pop() if holder else load_checkpoint(path, arch=arch, class_names=class_names)
         return build_model(loaded)
 
-    return ModelSource(manifest.arch, list(manifest.class_names), prep, f"checkpoint:{manifest.arch}:{file_identity(path)}",
-                       f"{manifest.arch} from '{path}'", where, factory, path)
+    return ModelSource(
+        manifest.arch,
+        list(manifest.class_names),
+        prep,
+        f"checkpoint:{manifest.arch}:{file_identity(path)}",
+        f"{manifest.arch} from '{path}'",
+        where,
+        factory,
+        path,
+    )
 
 
 def check_dataset(params, model_path, task_id: str) -> None:
@@ -126,11 +159,15 @@ def check_dataset(params, model_path, task_id: str) -> None:
         CheckpointError: Custom without a weight file or model input, ImageNet with a model input.
     """
     if params.dataset == "Custom" and not (model_path or params.model_weight_file):
-        raise CheckpointError(f"task '{task_id}': parameter 'dataset': 'Custom' needs model_weight_file (and class_file "
-                              "for a plain state dict) or a model input; dataset 'ImageNet' uses the pretrained weights")
+        raise CheckpointError(
+            f"task '{task_id}': parameter 'dataset': 'Custom' needs model_weight_file (and class_file "
+            "for a plain state dict) or a model input; dataset 'ImageNet' uses the pretrained weights"
+        )
     if params.dataset == "ImageNet" and model_path:
-        raise CheckpointError(f"task '{task_id}': parameter 'dataset': 'ImageNet' uses the pretrained weights, but the "
-                              f"model input holds '{model_path}': set dataset to Custom, or leave it out")
+        raise CheckpointError(
+            f"task '{task_id}': parameter 'dataset': 'ImageNet' uses the pretrained weights, but the "
+            f"model input holds '{model_path}': set dataset to Custom, or leave it out"
+        )
 
 
 def source_identity(params, model_path=None) -> str:
@@ -139,7 +176,9 @@ def source_identity(params, model_path=None) -> str:
     for path in (model_path or params.model_weight_file, params.class_file):
         if path:
             try:
-                st = os.stat(path)  # one stat per batch: no resolve(), which costs several on slow filesystems
+                st = os.stat(
+                    path
+                )  # one stat per batch: no resolve(), which costs several on slow filesystems
                 parts.append(f"{os.fspath(path)}:{st.st_size}:{st.st_mtime_ns}")
             except OSError:  # a missing file is part of the fingerprint; loading it reports the error
                 parts.append(f"{os.fspath(path)}:missing")

@@ -4,6 +4,7 @@ Public verbs: :func:`resolve_arch`, :func:`resolve_weights`,
 :func:`ensure_weights_available`, :func:`create_model`. Pretrained state dicts
 are loaded with ``weights_only=True`` so a tampered cache file cannot run code.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,12 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from workflow.errors import ParamError, SetupError, did_you_mean
+from workflow.core.errors import ParamError, SetupError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-MODEL_NAMES = {"resnext50": "resnext50_32x4d", "resnext101": "resnext101_32x8d", "resnext101_64x4d": "resnext101_64x4d"}
+MODEL_NAMES = {
+    "resnext50": "resnext50_32x4d",
+    "resnext101": "resnext101_32x8d",
+    "resnext101_64x4d": "resnext101_64x4d",
+}
 ARCHS = tuple(MODEL_NAMES.values())
 OFFLINE_ENV = "WORKFLOW_OFFLINE"  # set to 1 to never try a download
 
@@ -45,7 +50,9 @@ def resolve_arch(model_name: str) -> str:
     if name in ARCHS:
         return name
     known = list(MODEL_NAMES) + list(ARCHS)
-    raise ParamError(f"unknown model_name '{model_name}'{did_you_mean(name, known)}; valid: {', '.join(MODEL_NAMES)}")
+    raise ParamError(
+        f"unknown model_name '{model_name}'{did_you_mean(name, known)}; valid: {', '.join(MODEL_NAMES)}"
+    )
 
 
 def weight_choices(arch: str) -> list[str]:
@@ -68,8 +75,10 @@ def resolve_weights(arch: str, which: str = "DEFAULT"):
     try:
         return enum[key.upper()] if key.upper() == "DEFAULT" else enum[key]
     except KeyError:
-        raise ParamError(f"pretrained_weights '{which}' does not exist for {arch}; "
-                         f"choices: {', '.join(weight_choices(arch))}") from None
+        raise ParamError(
+            f"pretrained_weights '{which}' does not exist for {arch}; "
+            f"choices: {', '.join(weight_choices(arch))}"
+        ) from None
 
 
 def weights_file_name(weights) -> str:
@@ -93,7 +102,8 @@ def _unavailable(weights, reason: str) -> WeightsUnavailableError:
     return WeightsUnavailableError(
         f"pretrained weights {weights} are not available offline: file '{weights_file_name(weights)}' is not in the "
         f"torch hub cache '{weights_cache_dir()}' and could not be downloaded ({reason}); put the file there "
-        f"(TORCH_HOME moves the cache) or set model_weight_file to a checkpoint or state dict")
+        f"(TORCH_HOME moves the cache) or set model_weight_file to a checkpoint or state dict"
+    )
 
 
 def ensure_weights_available(weights) -> None:
@@ -114,14 +124,16 @@ def ensure_weights_available(weights) -> None:
 
 
 def load_pretrained_state_dict(weights) -> dict[str, Any]:
-    """The state dict of ``weights`` from the hub cache (downloaded if needed), loaded with weights_only=True."""
+    """The state dict of ``weights`` from the hub cache (downloaded if needed), loaded with
+    weights_only=True."""
     ensure_weights_available(weights)
     try:
         return weights.get_state_dict(progress=False, weights_only=True, map_location="cpu")
     except Exception as exc:
         raise WeightsUnavailableError(
             f"cached weights file '{weights_cache_path(weights)}' cannot be loaded "
-            f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); delete it to download again") from exc
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); delete it to download again"
+        ) from exc
 
 
 def create_model(arch: str, num_classes: int | None = None, weights=None) -> torch.nn.Module:
@@ -160,6 +172,19 @@ def imagenet_categories(arch: str = "resnext50_32x4d") -> list[str]:
     return list(resolve_weights(arch).meta["categories"])
 
 
-__all__ = ["MODEL_NAMES", "ARCHS", "WeightsUnavailableError", "ModelSetupError", "resolve_arch", "resolve_weights",
-           "weight_choices", "weights_file_name", "weights_cache_dir", "weights_cache_path", "ensure_weights_available",
-           "load_pretrained_state_dict", "create_model", "imagenet_categories"]
+__all__ = [
+    "MODEL_NAMES",
+    "ARCHS",
+    "WeightsUnavailableError",
+    "ModelSetupError",
+    "resolve_arch",
+    "resolve_weights",
+    "weight_choices",
+    "weights_file_name",
+    "weights_cache_dir",
+    "weights_cache_path",
+    "ensure_weights_available",
+    "load_pretrained_state_dict",
+    "create_model",
+    "imagenet_categories",
+]

@@ -1,17 +1,39 @@
 """Parameters of the ``infer_torchvision_resnext`` task (Ikomia-compatible names, typed, strings accepted)."""
+
 from __future__ import annotations
 
 import os
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from workflow.params import TaskParams, path_field
+from workflow.core.params import TaskParams, path_field
 
 # Parameters whose change invalidates the loaded model (batch_size only changes how batches are split).
-MODEL_PARAMS = frozenset({"model_name", "input_size", "pretrained_weights", "model_weight_file", "class_file",
-                          "device", "precision", "backend", "dataset", "calibration_folder"})
-_CUDA_FLAGS = {"true": "cuda", "1": "cuda", "yes": "cuda", "on": "cuda", "false": "cpu", "0": "cpu", "no": "cpu", "off": "cpu"}
+MODEL_PARAMS = frozenset(
+    {
+        "model_name",
+        "input_size",
+        "pretrained_weights",
+        "model_weight_file",
+        "class_file",
+        "device",
+        "precision",
+        "backend",
+        "dataset",
+        "calibration_folder",
+    }
+)
+_CUDA_FLAGS = {
+    "true": "cuda",
+    "1": "cuda",
+    "yes": "cuda",
+    "on": "cuda",
+    "false": "cpu",
+    "0": "cpu",
+    "no": "cpu",
+    "off": "cpu",
+}
 _FULL_NAMES = {"resnext50_32x4d": "resnext50", "resnext101_32x8d": "resnext101"}
 
 
@@ -19,36 +41,62 @@ class InferResnextParams(TaskParams):
     """Model choice, weights, preprocessing size, runtime and output size of the classifier."""
 
     model_name: Literal["resnext50", "resnext101", "resnext101_64x4d"] = Field(
-        "resnext50", description="resnext50 (resnext50_32x4d), resnext101 (resnext101_32x8d) or resnext101_64x4d")
-    input_size: Optional[int] = Field(
-        None, ge=16, le=2048, description="side of the centre crop the model sees; default: the weights' own (224) "
-        "or the checkpoint's; the resize size follows the weights' ratio (e.g. 232/224)")
+        "resnext50",
+        description="resnext50 (resnext50_32x4d), resnext101 (resnext101_32x8d) or resnext101_64x4d",
+    )
+    input_size: int | None = Field(
+        None,
+        ge=16,
+        le=2048,
+        description="side of the centre crop the model sees; default: the weights' own (224) "
+        "or the checkpoint's; the resize size follows the weights' ratio (e.g. 232/224)",
+    )
     pretrained_weights: Literal["DEFAULT", "IMAGENET1K_V1", "IMAGENET1K_V2"] = Field(
-        "DEFAULT", description="torchvision weights when no model_weight_file is given (V2 is not offered for resnext101_64x4d)")
-    model_weight_file: Optional[str] = path_field(
-        None, validation_alias=AliasChoices("model_weight_file", "model_path"),
-        description="checkpoint written by train_torchvision_resnext, or a plain torchvision state dict (with class_file)")
-    class_file: Optional[str] = path_field(None, description="class names, one per line (overrides the checkpoint's)")
+        "DEFAULT",
+        description="torchvision weights when no model_weight_file is given (V2 is not offered for resnext101_64x4d)",
+    )
+    model_weight_file: str | None = path_field(
+        None,
+        validation_alias=AliasChoices("model_weight_file", "model_path"),
+        description="checkpoint written by train_torchvision_resnext, "
+        "or a plain torchvision state dict (with class_file)",
+    )
+    class_file: str | None = path_field(
+        None, description="class names, one per line (overrides the checkpoint's)"
+    )
     top_k: int = Field(5, ge=1, description="how many classes get_results() returns, best first")
     device: Literal["auto", "cpu", "cuda"] = Field(
-        "auto", validation_alias=AliasChoices("device", "cuda"),
-        description="auto: cuda when available, else cpu; Ikomia's cuda: true/false means device cuda/cpu")
+        "auto",
+        validation_alias=AliasChoices("device", "cuda"),
+        description="auto: cuda when available, else cpu; Ikomia's cuda: true/false means device cuda/cpu",
+    )
     precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = Field(
-        "auto", description="auto: fp16 on CUDA; on the CPU bf16 with AMX/AVX512-BF16, else int8 where a calibrated "
+        "auto",
+        description="auto: fp16 on CUDA; on the CPU bf16 with AMX/AVX512-BF16, else int8 where a calibrated "
         "INT8 model of these weights agrees with fp32 on >= 99% of top-1, else fp32; int8: OpenVINO + NNCF, needs "
-        "the INT8 model training writes next to best.pt or a calibration_folder")
-    calibration_folder: Optional[str] = path_field(
-        None, description="images like the ones to classify (a few hundred; up to 400 are used) to calibrate an INT8 "
-        "model of these weights; cached by weights hash, preprocessing and images")
+        "the INT8 model training writes next to best.pt or a calibration_folder",
+    )
+    calibration_folder: str | None = path_field(
+        None,
+        description="images like the ones to classify (a few hundred; up to 400 are used) to calibrate an INT8 "
+        "model of these weights; cached by weights hash, preprocessing and images",
+    )
     backend: Literal["auto", "torch", "openvino"] = Field(
-        "auto", description="auto: OpenVINO on CPU when installed, else torch")
+        "auto", description="auto: OpenVINO on CPU when installed, else torch"
+    )
     batch_size: int = Field(8, ge=1, le=1024, description="images per forward pass in folder/video runs")
-    dataset: Optional[Literal["ImageNet", "Custom"]] = Field(
-        None, description="Ikomia's choice of weights: ImageNet (pretrained_weights) or Custom (model_weight_file + "
-        "class_file, or the model input); empty: Custom when a weight file or model input is given")
+    dataset: Literal["ImageNet", "Custom"] | None = Field(
+        None,
+        description="Ikomia's choice of weights: ImageNet (pretrained_weights) or Custom (model_weight_file + "
+        "class_file, or the model input); empty: Custom when a weight file or model input is given",
+    )
     annotated_min_side: int = Field(
-        0, ge=0, le=4096, description="enlarge the annotated image (whole factor, nearest neighbour) until its shorter "
-        "side reaches this, so labels stay readable on thumbnails; 0 keeps the input size")
+        0,
+        ge=0,
+        le=4096,
+        description="enlarge the annotated image (whole factor, nearest neighbour) until its shorter "
+        "side reaches this, so labels stay readable on thumbnails; 0 keeps the input size",
+    )
 
     @field_validator("model_name", mode="before")
     @classmethod
@@ -89,8 +137,10 @@ class InferResnextParams(TaskParams):
     @model_validator(mode="after")
     def _imagenet_has_no_weight_file(self):
         if self.dataset == "ImageNet" and self.model_weight_file:
-            raise ValueError(f"dataset 'ImageNet' uses the pretrained weights, but model_weight_file is "
-                             f"'{self.model_weight_file}': set dataset to Custom, or leave it out")
+            raise ValueError(
+                f"dataset 'ImageNet' uses the pretrained weights, but model_weight_file is "
+                f"'{self.model_weight_file}': set dataset to Custom, or leave it out"
+            )
         return self
 
     @field_validator("model_weight_file", "class_file", "calibration_folder", mode="before")

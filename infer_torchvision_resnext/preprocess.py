@@ -15,13 +15,14 @@ The task's ``image`` port takes HxWx3 uint8 **RGB** arrays. OpenCV's
 ``cv2.imread`` gives BGR: convert with :func:`as_rgb_image` (``color_order="bgr"``)
 or ``cv2.cvtColor(img, cv2.COLOR_BGR2RGB)`` first.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workflow.errors import InputError
+from workflow.core.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from infer_torchvision_resnext.recipe import Preprocessing
@@ -68,16 +69,24 @@ def preprocess(image: np.ndarray, prep: Preprocessing, exact: bool = False) -> n
     if not exact and _fast_path_applies(h, w, prep):
         return _resize_crop_cv2(image, prep)
     pil = Image.fromarray(np.ascontiguousarray(image))
-    out = pil.resize((prep.crop_size, prep.crop_size), _PIL_FILTERS[prep.interpolation], box=crop_box(h, w, prep),
-                     reducing_gap=None if exact else REDUCING_GAP)
+    out = pil.resize(
+        (prep.crop_size, prep.crop_size),
+        _PIL_FILTERS[prep.interpolation],
+        box=crop_box(h, w, prep),
+        reducing_gap=None if exact else REDUCING_GAP,
+    )
     return np.array(out)  # writable (torch.from_numpy warns on read-only arrays)
 
 
 def _fast_path_applies(h: int, w: int, prep: Preprocessing) -> bool:
-    """Bilinear, at most a mild downscale (where antialiasing changes almost nothing), moderate aspect ratio."""
+    """Bilinear, at most a mild downscale (where antialiasing changes almost nothing), moderate aspect
+    ratio."""
     new_h, new_w = resized_size(h, w, prep.resize_size)
-    return (prep.interpolation == "bilinear" and min(h, w) <= FAST_MAX_DOWNSCALE * prep.resize_size
-            and new_h * new_w <= 4 * prep.resize_size ** 2)
+    return (
+        prep.interpolation == "bilinear"
+        and min(h, w) <= FAST_MAX_DOWNSCALE * prep.resize_size
+        and new_h * new_w <= 4 * prep.resize_size**2
+    )
 
 
 def _resize_crop_cv2(image: np.ndarray, prep: Preprocessing) -> np.ndarray:
@@ -89,7 +98,7 @@ def _resize_crop_cv2(image: np.ndarray, prep: Preprocessing) -> np.ndarray:
     resized = cv2.resize(np.ascontiguousarray(image), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     top = int(round((new_h - prep.crop_size) / 2.0))
     left = int(round((new_w - prep.crop_size) / 2.0))
-    return np.ascontiguousarray(resized[top:top + prep.crop_size, left:left + prep.crop_size])
+    return np.ascontiguousarray(resized[top : top + prep.crop_size, left : left + prep.crop_size])
 
 
 def preprocess_batch(images: list[np.ndarray], prep: Preprocessing, exact: bool = False) -> np.ndarray:
@@ -113,8 +122,10 @@ def normalize_nchw(batch_nhwc, mean, std):
 def _check_rgb(image) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         shape = getattr(image, "shape", None)
-        raise InputError(f"expected an HxWx3 uint8 RGB array, got {type(image).__name__} shape {shape} "
-                         f"dtype {getattr(image, 'dtype', None)} (see infer_torchvision_resnext.preprocess.as_rgb_image)")
+        raise InputError(
+            f"expected an HxWx3 uint8 RGB array, got {type(image).__name__} shape {shape} "
+            f"dtype {getattr(image, 'dtype', None)} (see infer_torchvision_resnext.preprocess.as_rgb_image)"
+        )
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise InputError(f"image is empty (shape {image.shape})")
 
@@ -138,7 +149,9 @@ def as_rgb_image(image: np.ndarray, color_order: str = "rgb") -> np.ndarray:
     elif arr.ndim == 3 and arr.shape[2] == 4:
         arr = arr[:, :, :3]
     elif not (arr.ndim == 3 and arr.shape[2] == 3):
-        raise InputError(f"cannot read an image from an array of shape {arr.shape} (expected HxW, HxWx1, HxWx3 or HxWx4)")
+        raise InputError(
+            f"cannot read an image from an array of shape {arr.shape} (expected HxW, HxWx1, HxWx3 or HxWx4)"
+        )
     if arr.size == 0:
         raise InputError(f"image is empty (shape {arr.shape})")
     arr = _to_uint8(arr)

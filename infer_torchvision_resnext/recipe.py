@@ -3,6 +3,7 @@
 This module imports nothing from its package (like timm's ``PretrainedCfg``), so every
 layer (models, checkpoint format, backends, training's loaders) can import it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ class Preprocessing:
 
     def __post_init__(self):
         if self.interpolation not in INTERPOLATIONS:
-            raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}")
+            raise ValueError(
+                f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}"
+            )
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
         object.__setattr__(self, "crop_size", int(self.crop_size))
@@ -45,7 +48,8 @@ class Preprocessing:
 
     @classmethod
     def from_weights(cls, weights, crop_size: int | None = None) -> Preprocessing:
-        """The recipe of torchvision ``weights`` (duck-typed: anything with ``transforms()``), rescaled to ``crop_size``."""
+        """The recipe of torchvision ``weights`` (duck-typed: anything with ``transforms()``), rescaled to
+        ``crop_size``."""
         t = weights.transforms()
         w_crop, w_resize = int(t.crop_size[0]), int(t.resize_size[0])
         crop = int(crop_size or w_crop)
@@ -56,19 +60,34 @@ class Preprocessing:
         """The same recipe at another crop size (resize keeps its ratio to the crop)."""
         if int(crop_size) == self.crop_size:
             return self
-        return Preprocessing(crop_size, round(self.resize_size * int(crop_size) / self.crop_size), self.interpolation,
-                             self.mean, self.std)
+        return Preprocessing(
+            crop_size,
+            round(self.resize_size * int(crop_size) / self.crop_size),
+            self.interpolation,
+            self.mean,
+            self.std,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (as stored in a checkpoint's manifest)."""
-        return {"crop_size": self.crop_size, "resize_size": self.resize_size, "interpolation": self.interpolation,
-                "mean": list(self.mean), "std": list(self.std)}
+        return {
+            "crop_size": self.crop_size,
+            "resize_size": self.resize_size,
+            "interpolation": self.interpolation,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
         """The recipe :meth:`to_dict` wrote (mean/std/interpolation default to ImageNet's bilinear)."""
-        return cls(int(data["crop_size"]), int(data["resize_size"]), str(data.get("interpolation", "bilinear")),
-                   tuple(data.get("mean", IMAGENET_MEAN)), tuple(data.get("std", IMAGENET_STD)))
+        return cls(
+            int(data["crop_size"]),
+            int(data["resize_size"]),
+            str(data.get("interpolation", "bilinear")),
+            tuple(data.get("mean", IMAGENET_MEAN)),
+            tuple(data.get("std", IMAGENET_STD)),
+        )
 
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "INTERPOLATIONS", "Preprocessing"]

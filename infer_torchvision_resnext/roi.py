@@ -1,12 +1,13 @@
 """Per-box planning for ROI mode: which crop of which image the classifier sees, and relabelled boxes."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-from workflow.results import ClassificationResult, DetectionsResult
+from workflow.core.results import ClassificationResult, DetectionsResult
 
 Box = tuple[int, int, int, int]
 
@@ -37,7 +38,8 @@ def plan_crops(images: Sequence[np.ndarray], boxes: Sequence[Sequence | None] | 
 
 
 def clip_box(box, shape) -> Box | None:
-    """Integer pixel box inside an image of ``shape`` (corners in any order), or None when nothing of it is left."""
+    """Integer pixel box inside an image of ``shape`` (corners in any order), or None when nothing of it is
+    left."""
     h, w = shape[:2]
     x1, y1, x2, y2 = (float(v) for v in box)
     x1, x2 = sorted((x1, x2))
@@ -56,8 +58,12 @@ def crop_pixels(image: np.ndarray, region: Box | None) -> np.ndarray:
 
 
 def relabelled(dets: DetectionsResult, per_box: list[ClassificationResult]) -> DetectionsResult:
-    """A new DetectionsResult: same boxes, labels/scores from each box's top class (kept when the box is empty)."""
-    labels = [r.top.label if r.top else (dets.labels[i] if i < len(dets.labels) else "") for i, r in enumerate(per_box)]
+    """A new DetectionsResult: same boxes, labels/scores from each box's top class (kept when the box is
+    empty)."""
+    labels = [
+        r.top.label if r.top else (dets.labels[i] if i < len(dets.labels) else "")
+        for i, r in enumerate(per_box)
+    ]
     scores = [r.top.score if r.top else 0.0 for r in per_box]
     return DetectionsResult(list(dets.boxes), labels, scores, per_box)
 

@@ -5,6 +5,7 @@ upright / on white in training (its dataset) and in inference (the engine's deco
 inference task), with the very same pixels; ``precision: auto`` must resolve identically in
 training and inference on each CPU class.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,13 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from infer_torchvision_resnext.backends import resolve_runtime as infer_runtime
+from infer_torchvision_resnext.backends.choice import resolve_runtime as infer_runtime
 from infer_torchvision_resnext.params import InferResnextParams
 from infer_torchvision_resnext.recipe import Preprocessing
 from train_torchvision_resnext.loaders import ImageFolderDataset, eval_transform, train_transform
 from train_torchvision_resnext.params import TrainParams
 from train_torchvision_resnext.precision import resolve_train_runtime
-from workflow import Workflow, runtime
+from workflow import Workflow
+from workflow.core import runtime
 
 PREP = Preprocessing(64, 73)
 RED, GREEN, BLUE = (230, 20, 20), (20, 200, 40), (30, 40, 220)
@@ -49,24 +51,30 @@ def files(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    """A random 2-class ResNeXt-50 checkpoint with the recipe PREP (the pixels matter here, not the scores)."""
+    """A random 2-class ResNeXt-50 checkpoint with the recipe PREP (the pixels matter here, not the
+    scores)."""
     import torch
 
-    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, save_checkpoint
+    from infer_torchvision_resnext.checkpoint.format import FORMAT_VERSION, Manifest, save_checkpoint
     from infer_torchvision_resnext.models import create_model
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
-    save_checkpoint(path, create_model("resnext50", 2), Manifest(FORMAT_VERSION, "resnext50_32x4d", ["a", "b"], PREP))
+    save_checkpoint(
+        path, create_model("resnext50", 2), Manifest(FORMAT_VERSION, "resnext50_32x4d", ["a", "b"], PREP)
+    )
     return path
 
 
 def _seen_by_inference(path: Path, checkpoint: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """The image the inference task received from the engine for ``path``: its annotated output, brought back to
+    """The image the inference task received from the engine for ``path``: its annotated output, brought back
+    to
     ``shape`` (small images are enlarged by a whole factor before labelling); the label covers the top-left corner."""
     wf = Workflow()
     task = wf.add_task(name="infer_torchvision_resnext", auto_connect=True)
-    task.set_parameters({"model_weight_file": str(checkpoint), "backend": "torch", "device": "cpu", "precision": "fp32"})
+    task.set_parameters(
+        {"model_weight_file": str(checkpoint), "backend": "torch", "device": "cpu", "precision": "fp32"}
+    )
     wf.run_on(path=str(path))
     annotated = task.get_image_with_graphics()
     factor = annotated.shape[0] // shape[0]
@@ -105,7 +113,9 @@ MACHINES = {  # CPU class: /proc/cpuinfo flags, and what 'auto' must mean there
 @pytest.mark.parametrize("machine", MACHINES)
 def test_precision_auto_resolves_the_same_in_training_and_inference(monkeypatch, machine):
     flags, expected = MACHINES[machine]
-    monkeypatch.setattr(runtime, "cpu_info", lambda: runtime.CpuInfo(f"{machine} CPU", frozenset(flags.split())))
+    monkeypatch.setattr(
+        runtime, "cpu_info", lambda: runtime.CpuInfo(f"{machine} CPU", frozenset(flags.split()))
+    )
     monkeypatch.setattr(runtime, "cuda_available", lambda: False)
     train_p, infer_p = TrainParams(), InferResnextParams()
     assert train_p.precision == infer_p.precision == "auto" and train_p.device == infer_p.device == "auto"
@@ -126,4 +136,6 @@ def test_neither_plugin_reads_cpu_flags_itself():
     for package in ("train_torchvision_resnext", "infer_torchvision_resnext"):
         for module in (root / package).glob("*.py"):
             text = module.read_text(encoding="utf-8")
-            assert "/proc/cpuinfo" not in text and "amx_bf16" not in text, f"{module}: decides the CPU class itself"
+            assert "/proc/cpuinfo" not in text and "amx_bf16" not in text, (
+                f"{module}: decides the CPU class itself"
+            )

@@ -4,6 +4,10 @@ Submodules: ``params`` and ``task`` (the ``train_torchvision_resnext`` task; no 
 ``data`` (dataset layout, split, unreadable files), ``loaders`` (transforms, samplers,
 DataLoaders), ``loop`` (epochs), ``optim`` (optimizer, schedule, freezing, early stopping),
 ``metrics`` / ``plots`` (files of a run), ``state`` (RNG, resume), ``model_init``, ``distributed``,
-``export`` (ONNX) and ``trainer`` (:func:`~train_torchvision_resnext.trainer.train`, a whole run).
+``precision`` (device and autocast dtype), ``rundir`` (the run folder and its
+description files), ``export`` (ONNX), ``int8_export`` (an INT8 model of ``best.pt``),
+``sample_data`` (real digits as an image folder) and ``trainer``
+(:func:`~train_torchvision_resnext.trainer.train`, a whole run).
 """
+
 from __future__ import annotations

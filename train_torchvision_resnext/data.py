@@ -5,7 +5,7 @@ Two layouts are accepted::
     root/train/<class>/*.jpg  and  root/val/<class>/*.jpg   (used as given)
     root/<class>/*.jpg  (or root/train/<class>/* alone)      (split per class by ``val_split``, seeded)
 
-Images are decoded by the engine's one decoder, :func:`workflow.imaging.load_image`
+Images are decoded by the engine's one decoder, :func:`workflow.core.imaging.load_image`
 (EXIF orientation applied, alpha on white, 16-bit scaled, palette/CMYK, bombs
 refused), so training sees every file exactly as inference does. Every image is
 opened once up front (a cheap reduced-scale decode): unreadable files are skipped
@@ -13,6 +13,7 @@ and reported, never fatal. Layout problems raise :class:`DatasetError` with one
 line naming the folder. Image file names may be any bytes; class folder names must be
 UTF-8 text without control characters or line breaks (they become labels).
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workflow.errors import InputError
-from workflow.files import escape_line_text
-from workflow.imaging import is_image_file, load_image
+from workflow.core.errors import InputError
+from workflow.core.files import escape_line_text
+from workflow.core.imaging import is_image_file, load_image
 
 log = logging.getLogger(__name__)
 CHECK_SIDE = 64  # the up-front check decodes big JPEGs down to about this shorter side
@@ -49,11 +50,15 @@ class DatasetSplit:
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # unreadable files and why
 
     def describe(self) -> str:
-        return (f"{len(self.class_names)} classes, {len(self.train)} training and {len(self.val)} validation images "
-                f"({'train/ and val/ folders' if self.layout == 'train/val' else 'seeded split'} of '{self.root}')")
+        return (
+            f"{len(self.class_names)} classes, {len(self.train)} training and {len(self.val)} validation images "
+            f"({'train/ and val/ folders' if self.layout == 'train/val' else 'seeded split'} of '{self.root}')"
+        )
 
 
-def load_dataset(root: str | Path, val_split: float = 0.2, seed: int = 0, check_images: bool = True) -> DatasetSplit:
+def load_dataset(
+    root: str | Path, val_split: float = 0.2, seed: int = 0, check_images: bool = True
+) -> DatasetSplit:
     """Scan ``root`` and return its training / validation samples.
 
     Args:
@@ -77,8 +82,13 @@ def load_dataset(root: str | Path, val_split: float = 0.2, seed: int = 0, check_
         if set(train_classes) != set(val_classes):
             only_t = sorted(set(train_classes) - set(val_classes))
             only_v = sorted(set(val_classes) - set(train_classes))
-            parts = [f"only in train/: {', '.join(only_t)}" if only_t else "", f"only in val/: {', '.join(only_v)}" if only_v else ""]
-            raise DatasetError(f"dataset folder '{root}': train/ and val/ have different classes ({'; '.join(p for p in parts if p)})")
+            parts = [
+                f"only in train/: {', '.join(only_t)}" if only_t else "",
+                f"only in val/: {', '.join(only_v)}" if only_v else "",
+            ]
+            raise DatasetError(
+                f"dataset folder '{root}': train/ and val/ have different classes ({'; '.join(p for p in parts if p)})"
+            )
         skipped = []
         if check_images:
             train_classes, skipped = _drop_unreadable(train_dir, train_classes)
@@ -86,7 +96,9 @@ def load_dataset(root: str | Path, val_split: float = 0.2, seed: int = 0, check_
             skipped += skipped_val
         names = _check_classes(train_dir, train_classes)
         _check_classes(val_dir, val_classes)
-        return DatasetSplit(root, names, _samples(names, train_classes), _samples(names, val_classes), "train/val", skipped)
+        return DatasetSplit(
+            root, names, _samples(names, train_classes), _samples(names, val_classes), "train/val", skipped
+        )
     tree = train_dir if train_dir.is_dir() else root
     classes = _class_files(tree)
     skipped = []
@@ -102,14 +114,19 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
     classes = {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if _BAD_CLASS_NAME.search(sub.name):
-            raise DatasetError(f"dataset folder '{escape_line_text(str(folder))}': class folder "
-                               f"'{escape_line_text(sub.name)}' has a name that is not UTF-8 or holds control characters "
-                               f"or line breaks; class names become labels in checkpoints and results, rename it")
-        classes[sub.name] = sorted(p for p in sub.rglob("*") if is_image_file(p) and p.is_file()
-                                   and not p.name.startswith("."))
+            raise DatasetError(
+                f"dataset folder '{escape_line_text(str(folder))}': class folder "
+                f"'{escape_line_text(sub.name)}' has a name that is not UTF-8 or holds control characters "
+                f"or line breaks; class names become labels in checkpoints and results, rename it"
+            )
+        classes[sub.name] = sorted(
+            p for p in sub.rglob("*") if is_image_file(p) and p.is_file() and not p.name.startswith(".")
+        )
     if not classes:
-        raise DatasetError(f"dataset folder '{folder}' has no class sub-folders "
-                           f"(expected <class>/<images>, or train/ and val/ each holding <class>/ folders)")
+        raise DatasetError(
+            f"dataset folder '{folder}' has no class sub-folders "
+            f"(expected <class>/<images>, or train/ and val/ each holding <class>/ folders)"
+        )
     return classes
 
 
@@ -118,7 +135,9 @@ def _check_classes(folder: Path, classes: dict[str, list[Path]]) -> list[str]:
         if not files:
             raise DatasetError(f"dataset folder '{folder}': class '{name}' has no (readable) images")
     if len(classes) < 2:
-        raise DatasetError(f"dataset folder '{folder}' has only 1 class ('{next(iter(classes))}'); training needs at least 2")
+        raise DatasetError(
+            f"dataset folder '{folder}' has only 1 class ('{next(iter(classes))}'); training needs at least 2"
+        )
     return sorted(classes)
 
 
@@ -126,8 +145,9 @@ def _samples(names: list[str], classes: dict[str, list[Path]]) -> list[Sample]:
     return [(path, index) for index, name in enumerate(names) for path in classes[name]]
 
 
-def split_stratified(folder: Path, names: list[str], classes: dict[str, list[Path]], val_split: float,
-                     seed: int) -> tuple[list[Sample], list[Sample]]:
+def split_stratified(
+    folder: Path, names: list[str], classes: dict[str, list[Path]], val_split: float, seed: int
+) -> tuple[list[Sample], list[Sample]]:
     """Hold out ``val_split`` of each class (at least one image, never all), deterministically for ``seed``.
 
     Raises:
@@ -138,8 +158,10 @@ def split_stratified(folder: Path, names: list[str], classes: dict[str, list[Pat
     for index, name in enumerate(names):
         files = classes[name]
         if len(files) < 2:
-            raise DatasetError(f"dataset folder '{folder}': class '{name}' has 1 image; splitting off a validation "
-                               f"set (val_split) needs at least 2 per class, or give train/ and val/ folders")
+            raise DatasetError(
+                f"dataset folder '{folder}': class '{name}' has 1 image; splitting off a validation "
+                f"set (val_split) needs at least 2 per class, or give train/ and val/ folders"
+            )
         n_val = min(len(files) - 1, max(1, round(len(files) * val_split)))
         shuffled = list(files)
         random.Random(f"{seed}/{name}").shuffle(shuffled)  # str seeds hash with sha512: stable across runs
@@ -150,7 +172,7 @@ def split_stratified(folder: Path, names: list[str], classes: dict[str, list[Pat
 
 
 def read_image(path: Path, min_side: int | None = None):
-    """Decode ``path`` as an HxWx3 uint8 RGB array with :func:`workflow.imaging.load_image`.
+    """Decode ``path`` as an HxWx3 uint8 RGB array with :func:`workflow.core.imaging.load_image`.
 
     Args:
         path: the image file.
@@ -163,7 +185,8 @@ def read_image(path: Path, min_side: int | None = None):
 
 
 def check_image(path: Path) -> str | None:
-    """None when ``path`` decodes (with the same decoder as training, at reduced scale), else why not (one line)."""
+    """None when ``path`` decodes (with the same decoder as training, at reduced scale), else why not (one
+    line)."""
     try:
         read_image(path, min_side=CHECK_SIDE)
     except InputError as exc:
@@ -171,13 +194,23 @@ def check_image(path: Path) -> str | None:
     return None
 
 
-def _drop_unreadable(folder: Path, classes: dict[str, list[Path]]) -> tuple[dict[str, list[Path]], list[tuple[Path, str]]]:
+def _drop_unreadable(
+    folder: Path, classes: dict[str, list[Path]]
+) -> tuple[dict[str, list[Path]], list[tuple[Path, str]]]:
     files = [p for paths in classes.values() for p in paths]
     with ThreadPoolExecutor(max_workers=4) as pool:
         reasons = dict(zip(files, pool.map(check_image, files)))
     skipped = [(p, r) for p, r in reasons.items() if r is not None]
     if skipped:
-        shown = ", ".join(f"{escape_line_text(str(p.relative_to(folder)))} ({escape_line_text(r)})" for p, r in skipped[:5])
+        shown = ", ".join(
+            f"{escape_line_text(str(p.relative_to(folder)))} ({escape_line_text(r)})" for p, r in skipped[:5]
+        )
         more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
-        log.warning("dataset folder '%s': skipping %d unreadable image file(s): %s%s", folder, len(skipped), shown, more)
+        log.warning(
+            "dataset folder '%s': skipping %d unreadable image file(s): %s%s",
+            folder,
+            len(skipped),
+            shown,
+            more,
+        )
     return {c: [p for p in paths if reasons[p] is None] for c, paths in classes.items()}, skipped

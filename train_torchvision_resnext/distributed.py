@@ -1,21 +1,24 @@
 """Running under torchrun: process group, DDP wrapping, rank-0-only work shared with the other ranks."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 
-from workflow.distributed import DistInfo, dist_info
-from workflow.errors import TaskRunError, WorkflowError
+from workflow.core.distributed import DistInfo, dist_info
+from workflow.core.errors import TaskRunError, WorkflowError
 
 T = TypeVar("T")
 
 
 @dataclass
 class DistContext(DistInfo):
-    """This process's place in the job; ``owns_group`` when it created the process group (and tears it down)."""
+    """This process's place in the job; ``owns_group`` when it created the process group (and tears it
+    down)."""
 
     owns_group: bool = False
 
@@ -88,7 +91,8 @@ def average_buffers(model: torch.nn.Module, ctx: DistContext) -> None:
 
 
 def wrap_model(model: torch.nn.Module, device: torch.device, ctx: DistContext) -> torch.nn.Module:
-    """DistributedDataParallel around ``model`` when distributed (rank 0's weights are broadcast), else ``model``."""
+    """DistributedDataParallel around ``model`` when distributed (rank 0's weights are broadcast), else
+    ``model``."""
     if not ctx.is_distributed:
         return model
     from torch.nn.parallel import DistributedDataParallel

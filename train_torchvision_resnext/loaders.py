@@ -9,12 +9,13 @@ Workers decode with the engine's decoder (reduced-scale JPEG decode where the cr
 allows it), run with one torch thread and ship uint8 NHWC batches; the training
 process normalises them with the inference task's normaliser.
 """
+
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -24,8 +25,8 @@ from torchvision.transforms import InterpolationMode, v2
 from infer_torchvision_resnext.preprocess import preprocess
 from infer_torchvision_resnext.recipe import Preprocessing
 from train_torchvision_resnext.data import DatasetError, DatasetSplit, Sample, read_image
-from workflow.errors import InputError
-from workflow.runtime import usable_cpus
+from workflow.core.errors import InputError
+from workflow.core.runtime import usable_cpus
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,11 @@ class TrainTransform:
     def __init__(self, prep: Preprocessing, hflip: bool = True):
         small = prep.crop_size < SMALL_INPUT
         scale, ratio = ((0.6, 1.0), (0.85, 1.18)) if small else ((0.08, 1.0), (3 / 4, 4 / 3))
-        steps = [v2.RandomResizedCrop(prep.crop_size, scale=scale, ratio=ratio, interpolation=InterpolationMode(prep.interpolation))]
+        steps = [
+            v2.RandomResizedCrop(
+                prep.crop_size, scale=scale, ratio=ratio, interpolation=InterpolationMode(prep.interpolation)
+            )
+        ]
         if hflip:
             steps.append(v2.RandomHorizontalFlip())
         self.pipeline = v2.Compose(steps + [v2.ToImage()])
@@ -60,7 +65,8 @@ class TrainTransform:
 
 
 class EvalTransform:
-    """The inference task's own preprocessing (shorter-side resize + centre crop): array -> HxWxC uint8 tensor.
+    """The inference task's own preprocessing (shorter-side resize + centre crop): array -> HxWxC uint8
+    tensor.
 
     Attributes:
         min_side: ``prep.resize_size``, the decode hint the inference task gives the engine, so that
@@ -86,9 +92,11 @@ def eval_transform(prep: Preprocessing) -> EvalTransform:
 
 
 class ImageFolderDataset(Dataset):
-    """``(HxWx3 uint8 tensor, class index)`` pairs of a list of samples; keys are indices or ``(index, sample_seed)``.
+    """``(HxWx3 uint8 tensor, class index)`` pairs of a list of samples; keys are indices or ``(index,
+    sample_seed)``.
 
-    Images are decoded with :func:`~train_torchvision_resnext.data.read_image` at the transform's ``min_side``.
+    Images are decoded with :func:`~train_torchvision_resnext.data.read_image` at the transform's
+    ``min_side``.
     """
 
     def __init__(self, samples: list[Sample], transform):
@@ -102,13 +110,16 @@ class ImageFolderDataset(Dataset):
         """The decoded (upright, RGB) image of sample ``index``, before the transform.
 
         Raises:
-            DatasetError: the file can no longer be decoded (it passed the check when the dataset was scanned).
+            DatasetError: the file can no longer be decoded (it passed the check when the dataset was
+            scanned).
         """
         path = self.samples[index][0]
         try:
             return read_image(path, getattr(self.transform, "min_side", None))
         except InputError as exc:
-            raise DatasetError(f"image '{path}' cannot be read any more: {str(exc).removeprefix(f'{path}: ')}") from None
+            raise DatasetError(
+                f"image '{path}' cannot be read any more: {str(exc).removeprefix(f'{path}: ')}"
+            ) from None
 
     def __getitem__(self, key):
         index, sample_seed = key if isinstance(key, tuple) else (key, None)
@@ -171,7 +182,12 @@ def capped_num_workers(requested: int, world_size: int = 1) -> int:
     """``requested`` loader workers, cut down (with a warning) to this process's share of the usable cores."""
     share = max(1, usable_cpus() // max(1, world_size))
     if requested > share:
-        log.warning("num_workers %d is more than the %d usable core(s) of this process: using %d", requested, share, share)
+        log.warning(
+            "num_workers %d is more than the %d usable core(s) of this process: using %d",
+            requested,
+            share,
+            share,
+        )
         return share
     return requested
 
@@ -195,8 +211,18 @@ class Loaders:
                 iter(loader)
 
 
-def build_loaders(split: DatasetSplit, prep: Preprocessing, *, batch_size: int, num_workers: int, seed: int,
-                  hflip: bool = True, rank: int = 0, world_size: int = 1, pin_memory: bool = False) -> Loaders:
+def build_loaders(
+    split: DatasetSplit,
+    prep: Preprocessing,
+    *,
+    batch_size: int,
+    num_workers: int,
+    seed: int,
+    hflip: bool = True,
+    rank: int = 0,
+    world_size: int = 1,
+    pin_memory: bool = False,
+) -> Loaders:
     """DataLoaders with worker processes (1 torch thread each, persistent) over ``split``.
 
     Raises:
@@ -205,14 +231,30 @@ def build_loaders(split: DatasetSplit, prep: Preprocessing, *, batch_size: int, 
     sampler = SeededDistributedSampler(len(split.train), seed, rank, world_size)
     per_rank = len(sampler)
     if per_rank < 2:
-        raise DatasetError(f"dataset folder '{split.root}' has {len(split.train)} training images: "
-                           f"need at least 2 per process")
+        raise DatasetError(
+            f"dataset folder '{split.root}' has {len(split.train)} training images: "
+            f"need at least 2 per process"
+        )
     # drop a ragged last batch (a batch of 1 breaks batch norm), unless that would leave no batch at all
     drop_last = per_rank > batch_size
-    common = dict(num_workers=num_workers, pin_memory=pin_memory, persistent_workers=num_workers > 0,
-                  worker_init_fn=_one_thread if num_workers > 0 else None, prefetch_factor=4 if num_workers > 0 else None)
-    train = DataLoader(ImageFolderDataset(split.train, train_transform(prep, hflip)), batch_size=batch_size,
-                       sampler=sampler, drop_last=drop_last, **common)
-    val = DataLoader(ImageFolderDataset(split.val, eval_transform(prep)), batch_size=max(2 * batch_size, 16),
-                     sampler=ShardSampler(len(split.val), rank, world_size), **common)
+    common = dict(
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=num_workers > 0,
+        worker_init_fn=_one_thread if num_workers > 0 else None,
+        prefetch_factor=4 if num_workers > 0 else None,
+    )
+    train = DataLoader(
+        ImageFolderDataset(split.train, train_transform(prep, hflip)),
+        batch_size=batch_size,
+        sampler=sampler,
+        drop_last=drop_last,
+        **common,
+    )
+    val = DataLoader(
+        ImageFolderDataset(split.val, eval_transform(prep)),
+        batch_size=max(2 * batch_size, 16),
+        sampler=ShardSampler(len(split.val), rank, world_size),
+        **common,
+    )
     return Loaders(train, val, sampler)

@@ -4,6 +4,7 @@ Under DistributedDataParallel torchmetrics gathers the metric states of every
 process when ``compute()`` is called, so each rank gets the metrics of the whole
 validation set.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,10 +14,15 @@ from typing import Any
 
 import torch
 from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score,
-                                         MulticlassPrecision, MulticlassRecall)
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
 
-from workflow.files import atomic_write_text, dump_json
+from workflow.core.files import atomic_write_text, dump_json
 
 
 class EpochMetrics:
@@ -29,15 +35,17 @@ class EpochMetrics:
         if detailed:
             if num_classes > 5:
                 metrics["top5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")
-            metrics.update({
-                "precision": MulticlassPrecision(num_classes, average=None),
-                "recall": MulticlassRecall(num_classes, average=None),
-                "f1": MulticlassF1Score(num_classes, average=None),
-                "precision_macro": MulticlassPrecision(num_classes, average="macro"),
-                "recall_macro": MulticlassRecall(num_classes, average="macro"),
-                "f1_macro": MulticlassF1Score(num_classes, average="macro"),
-                "confusion": MulticlassConfusionMatrix(num_classes),
-            })
+            metrics.update(
+                {
+                    "precision": MulticlassPrecision(num_classes, average=None),
+                    "recall": MulticlassRecall(num_classes, average=None),
+                    "f1": MulticlassF1Score(num_classes, average=None),
+                    "precision_macro": MulticlassPrecision(num_classes, average="macro"),
+                    "recall_macro": MulticlassRecall(num_classes, average="macro"),
+                    "f1_macro": MulticlassF1Score(num_classes, average="macro"),
+                    "confusion": MulticlassConfusionMatrix(num_classes),
+                }
+            )
         self.scores = MetricCollection(metrics).to(device)
 
     @torch.no_grad()
@@ -47,7 +55,8 @@ class EpochMetrics:
         self.scores.update(logits.detach().float(), target)
 
     def compute(self) -> dict[str, Any]:
-        """Plain Python values: floats, per-class lists, the confusion matrix as nested lists (synced across ranks)."""
+        """Plain Python values: floats, per-class lists, the confusion matrix as nested lists (synced across
+        ranks)."""
         out: dict[str, Any] = {"loss": float(self.loss.compute())}
         for name, value in self.scores.compute().items():
             out[name] = value.tolist() if value.ndim else float(value)
@@ -58,11 +67,24 @@ class EpochMetrics:
         self.scores.reset()
 
 
-def epoch_row(epoch: int, lr: float, train: dict[str, Any], val: dict[str, Any], class_names: list[str],
-              seconds: float, images_per_s: float) -> dict[str, Any]:
+def epoch_row(
+    epoch: int,
+    lr: float,
+    train: dict[str, Any],
+    val: dict[str, Any],
+    class_names: list[str],
+    seconds: float,
+    images_per_s: float,
+) -> dict[str, Any]:
     """One flat row of the metrics table (per-class values as ``precision/<class>`` columns; 6 decimals)."""
-    row: dict[str, Any] = {"epoch": epoch, "lr": lr, "train_loss": train["loss"], "train_top1": train["top1"],
-                           "val_loss": val["loss"], "val_top1": val["top1"]}
+    row: dict[str, Any] = {
+        "epoch": epoch,
+        "lr": lr,
+        "train_loss": train["loss"],
+        "train_top1": train["top1"],
+        "val_loss": val["loss"],
+        "val_top1": val["top1"],
+    }
     if "top5" in val:
         row["val_top5"] = val["top5"]
     for key in ("precision_macro", "recall_macro", "f1_macro"):
@@ -76,10 +98,15 @@ def epoch_row(epoch: int, lr: float, train: dict[str, Any], val: dict[str, Any],
 
 
 class MetricsLog:
-    """The per-epoch history of a run; written as metrics.csv (flat rows) and metrics.json (rows + confusion matrices)."""
+    """The per-epoch history of a run; written as metrics.csv (flat rows) and metrics.json (rows + confusion
+    matrices)."""
 
-    def __init__(self, class_names: list[str], rows: list[dict[str, Any]] | None = None,
-                 confusions: list[list[list[int]]] | None = None):
+    def __init__(
+        self,
+        class_names: list[str],
+        rows: list[dict[str, Any]] | None = None,
+        confusions: list[list[list[int]]] | None = None,
+    ):
         self.class_names = list(class_names)
         self.rows: list[dict[str, Any]] = list(rows or [])
         self.confusions: list[list[list[int]]] = list(confusions or [])
@@ -93,8 +120,10 @@ class MetricsLog:
         self.rows, self.confusions = self.rows[:epochs], self.confusions[:epochs]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"class_names": self.class_names,
-                "epochs": [{**row, "confusion": conf} for row, conf in zip(self.rows, self.confusions)]}
+        return {
+            "class_names": self.class_names,
+            "epochs": [{**row, "confusion": conf} for row, conf in zip(self.rows, self.confusions)],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MetricsLog:
@@ -115,4 +144,3 @@ class MetricsLog:
         atomic_write_text(csv_path, text.getvalue())
         atomic_write_text(json_path, dump_json(self.to_dict()))
         return csv_path, json_path
-

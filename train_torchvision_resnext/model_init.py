@@ -3,6 +3,7 @@
 Two steps, so the data loaders can start (with the preprocessing) before the network exists:
 :func:`resolve_start` decides what to start from and the recipe; :func:`build_start_model` builds it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -11,8 +12,19 @@ from pathlib import Path
 
 import torch
 
-from infer_torchvision_resnext.checkpoint import Checkpoint, build_model, load_checkpoint, resolve_checkpoint_arch
-from infer_torchvision_resnext.models import WeightsUnavailableError, create_model, ensure_weights_available, resolve_arch, resolve_weights
+from infer_torchvision_resnext.checkpoint.format import (
+    Checkpoint,
+    build_model,
+    load_checkpoint,
+    resolve_checkpoint_arch,
+)
+from infer_torchvision_resnext.models import (
+    WeightsUnavailableError,
+    create_model,
+    ensure_weights_available,
+    resolve_arch,
+    resolve_weights,
+)
 from infer_torchvision_resnext.recipe import Preprocessing
 from train_torchvision_resnext.distributed import DistContext
 from train_torchvision_resnext.params import TrainParams
@@ -22,7 +34,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Start:
-    """What the network starts from: a checkpoint being resumed, a weight file, torchvision weights, or nothing (random)."""
+    """What the network starts from: a checkpoint being resumed, a weight file, torchvision weights, or
+    nothing (random)."""
 
     arch: str
     preprocessing: Preprocessing
@@ -36,15 +49,20 @@ class Start:
         return f"torchvision {self.weights}" if self.weights is not None else "random initialisation"
 
 
-def resolve_start(params: TrainParams, ctx: DistContext, task_id: str = "train_torchvision_resnext",
-                  resume: Checkpoint | None = None) -> Start:
+def resolve_start(
+    params: TrainParams,
+    ctx: DistContext,
+    task_id: str = "train_torchvision_resnext",
+    resume: Checkpoint | None = None,
+) -> Start:
     """Decide the architecture, the starting weights and their preprocessing (at ``params.input_size``).
 
     Priority: the ``resume`` checkpoint (its own recipe), then ``model_weight_file`` (a checkpoint of
     this task or a torchvision state dict), then torchvision's pretrained weights (``pretrained``:
     their mean/std and resize ratio), else random initialisation with ImageNet normalisation.
     A checkpoint's manifest decides the architecture; ``model_name`` left at its default follows it
-    (:func:`~infer_torchvision_resnext.checkpoint.resolve_checkpoint_arch`, the rule inference follows too).
+    (:func:`~infer_torchvision_resnext.checkpoint.format.resolve_checkpoint_arch`, the rule inference follows
+    too).
 
     Pretrained weights are fetched into the torch hub cache here (rank 0 alone), so an offline
     machine fails at once.
@@ -57,21 +75,32 @@ def resolve_start(params: TrainParams, ctx: DistContext, task_id: str = "train_t
     """
     explicit = "model_name" in params.model_fields_set
     if resume is not None:
-        arch = resolve_checkpoint_arch(resume.manifest.arch, params.model_name, explicit, task_id=task_id, path=resume.path)
+        arch = resolve_checkpoint_arch(
+            resume.manifest.arch, params.model_name, explicit, task_id=task_id, path=resume.path
+        )
         return Start(arch, resume.manifest.preprocessing, checkpoint=resume, resumed=True)
     if params.model_weight_file:
         path = Path(params.model_weight_file).expanduser()
-        checkpoint = load_checkpoint(path, arch=resolve_arch(params.model_name))  # arch: for a plain state dict
-        arch = resolve_checkpoint_arch(checkpoint.manifest.arch, params.model_name, explicit, task_id=task_id, path=path)
-        return Start(arch, checkpoint.manifest.preprocessing.with_crop_size(params.input_size), checkpoint=checkpoint)
+        checkpoint = load_checkpoint(
+            path, arch=resolve_arch(params.model_name)
+        )  # arch: for a plain state dict
+        arch = resolve_checkpoint_arch(
+            checkpoint.manifest.arch, params.model_name, explicit, task_id=task_id, path=path
+        )
+        return Start(
+            arch, checkpoint.manifest.preprocessing.with_crop_size(params.input_size), checkpoint=checkpoint
+        )
     arch = resolve_arch(params.model_name)
     if params.pretrained:
         weights = resolve_weights(arch, params.pretrained_weights)
         ctx.main_first(lambda: _fetch(weights, task_id))  # rank 0 downloads alone; the same error everywhere
         return Start(arch, Preprocessing.from_weights(weights, params.input_size), weights=weights)
     if params.feature_extract:
-        log.warning("%s: feature_extract with pretrained=false trains only the head on top of a random, frozen "
-                    "backbone; set feature_extract to false to train the whole network", task_id)
+        log.warning(
+            "%s: feature_extract with pretrained=false trains only the head on top of a random, frozen "
+            "backbone; set feature_extract to false to train the whole network",
+            task_id,
+        )
     return Start(arch, Preprocessing.default(params.input_size))
 
 
@@ -79,8 +108,10 @@ def _fetch(weights, task_id: str) -> None:
     try:
         ensure_weights_available(weights)
     except WeightsUnavailableError as exc:
-        raise WeightsUnavailableError(f"task '{task_id}': parameter 'pretrained': {exc}, or set pretrained: false to "
-                                      f"start from random weights") from None
+        raise WeightsUnavailableError(
+            f"task '{task_id}': parameter 'pretrained': {exc}, or set pretrained: false to "
+            f"start from random weights"
+        ) from None
 
 
 def build_start_model(start: Start, num_classes: int) -> torch.nn.Module:

@@ -1,4 +1,5 @@
 """What trains and how: frozen backbone, optimizer, per-step learning-rate schedule, early stopping."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,7 +17,8 @@ def freeze_backbone(model: torch.nn.Module) -> None:
 
 
 def set_train_mode(model: torch.nn.Module, feature_extract: bool) -> None:
-    """Training mode; with a frozen backbone its batch norms stay in eval mode (running statistics untouched)."""
+    """Training mode; with a frozen backbone its batch norms stay in eval mode (running statistics
+    untouched)."""
     if feature_extract:
         model.eval()
         model.fc.train()
@@ -24,7 +26,9 @@ def set_train_mode(model: torch.nn.Module, feature_extract: bool) -> None:
         model.train()
 
 
-def build_optimizer(model: torch.nn.Module, name: str, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
+def build_optimizer(
+    model: torch.nn.Module, name: str, lr: float, momentum: float, weight_decay: float
+) -> torch.optim.Optimizer:
     """SGD (with momentum) or AdamW (momentum is beta1) over the parameters that train."""
     params = [p for p in model.parameters() if p.requires_grad]
     if name == "adamw":
@@ -37,7 +41,9 @@ def warmup_steps(warmup_epochs: float, steps_per_epoch: int, total_steps: int) -
     return max(0, min(round(warmup_epochs * steps_per_epoch), total_steps - 1))
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, name: str, total_steps: int, warmup: int) -> lr_scheduler.LRScheduler:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, name: str, total_steps: int, warmup: int
+) -> lr_scheduler.LRScheduler:
     """A scheduler stepped once per optimizer step.
 
     ``cosine``: LinearLR warmup over ``warmup`` steps, then CosineAnnealingLR to 0 (SequentialLR);
@@ -47,7 +53,9 @@ def build_scheduler(optimizer: torch.optim.Optimizer, name: str, total_steps: in
         cosine = lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warmup))
         if warmup <= 0:
             return cosine
-        linear = lr_scheduler.LinearLR(optimizer, start_factor=WARMUP_START_FACTOR, end_factor=1.0, total_iters=warmup)
+        linear = lr_scheduler.LinearLR(
+            optimizer, start_factor=WARMUP_START_FACTOR, end_factor=1.0, total_iters=warmup
+        )
         return lr_scheduler.SequentialLR(optimizer, [linear, cosine], milestones=[warmup])
     if name == "step":
         return lr_scheduler.StepLR(optimizer, step_size=max(1, total_steps // 3), gamma=0.1)
@@ -93,4 +101,8 @@ class EarlyStopping:
         return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best, self.best_epoch, self.bad_epochs = state["best"], int(state["best_epoch"]), int(state["bad_epochs"])
+        self.best, self.best_epoch, self.bad_epochs = (
+            state["best"],
+            int(state["best_epoch"]),
+            int(state["bad_epochs"]),
+        )

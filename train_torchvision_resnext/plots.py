@@ -1,10 +1,11 @@
 """curves.png (loss and accuracy per epoch) and confusion.png, drawn with matplotlib's Agg canvas (no GUI)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from workflow.files import atomic_target
+from workflow.core.files import atomic_target
 
 
 def _figure(width: float, height: float):
@@ -41,7 +42,8 @@ def plot_curves(rows: list[dict[str, Any]], path: Path) -> Path:
 
 
 def plot_confusion(confusion: list[list[int]], class_names: list[str], path: Path, title: str = "") -> Path:
-    """The confusion matrix (rows: true class, columns: predicted), counts written in the cells when it is small."""
+    """The confusion matrix (rows: true class, columns: predicted), counts written in the cells when it is
+    small."""
     import numpy as np
 
     matrix = np.asarray(confusion)
@@ -57,6 +59,14 @@ def plot_confusion(confusion: list[list[int]], class_names: list[str], path: Pat
     if n <= 20:
         top = matrix.max() or 1
         for (i, j), value in np.ndenumerate(matrix):
-            ax.text(j, i, str(value), ha="center", va="center", fontsize=8, color="white" if value > top / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(value),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if value > top / 2 else "black",
+            )
     ax.set(xlabel="predicted", ylabel="true", title=title or "confusion matrix (validation)")
     return _save(fig, path)

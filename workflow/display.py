@@ -3,6 +3,7 @@
 In a Jupyter kernel the figure is drawn inline; anywhere else it is saved to a PNG
 whose path is printed and returned (no window, no GUI backend needed).
 """
+
 from __future__ import annotations
 
 import functools
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from workflow.errors import PortError
+from workflow.core.errors import PortError
 
 _counter = itertools.count(1)
 
@@ -33,7 +34,8 @@ def in_notebook() -> bool:
 
 
 def display(obj: Any, title: str | None = None, save_to: str | os.PathLike | None = None) -> Path | None:
-    """Show ``obj``: an HxW(x3) image array, a Task (its image output), an image file, a classification, detections.
+    """Show ``obj``: an HxW(x3) image array, a Task (its image output), an image file, a classification,
+    detections.
 
     Args:
         title: shown above the figure and used in the PNG's name.
@@ -45,12 +47,12 @@ def display(obj: Any, title: str | None = None, save_to: str | os.PathLike | Non
     Raises:
         PortError: a Task without image output data, or an object that cannot be shown.
     """
-    from workflow.task import Task
+    from workflow.core.task import Task
 
     if isinstance(obj, Task):
         obj, title = _task_payload(obj), title or obj.id
     if isinstance(obj, (str, Path)):
-        from workflow.imaging import load_image
+        from workflow.core.imaging import load_image
 
         title = title or Path(obj).name
         obj = load_image(obj)
@@ -70,7 +72,7 @@ def display(obj: Any, title: str | None = None, save_to: str | os.PathLike | Non
 
 def _task_payload(task) -> Any:
     """The task's first image output holding data, else its first output holding data."""
-    from workflow.ports import Image
+    from workflow.core.ports import Image
 
     ports = sorted(task.outputs, key=lambda p: not issubclass(p.type, Image))
     for port in ports:
@@ -83,17 +85,26 @@ def _task_payload(task) -> Any:
 def _figure(obj: Any, title: str | None):
     from matplotlib.figure import Figure
 
-    from workflow.results import ClassificationResult, ClassScore, DetectionsResult, as_classification
+    from workflow.core.results import ClassificationResult, ClassScore, DetectionsResult, as_classification
 
-    if isinstance(obj, (list, tuple, dict)):  # what get_results() returns: ClassScore list, (label, score) pairs
+    if isinstance(
+        obj, (list, tuple, dict)
+    ):  # what get_results() returns: ClassScore list, (label, score) pairs
         try:
             obj = as_classification(obj)
         except TypeError as exc:
             raise PortError(f"cannot display this {type(obj).__name__}: {exc}") from None
     if isinstance(obj, DetectionsResult):  # ROI mode's get_results(): one bar per box, "#i label"
-        obj = ClassificationResult([ClassScore(f"#{i} {obj.labels[i] if i < len(obj.labels) else ''}".strip(), i,
-                                               float(obj.scores[i]) if i < len(obj.scores) else 0.0)
-                                    for i in range(len(obj))])
+        obj = ClassificationResult(
+            [
+                ClassScore(
+                    f"#{i} {obj.labels[i] if i < len(obj.labels) else ''}".strip(),
+                    i,
+                    float(obj.scores[i]) if i < len(obj.scores) else 0.0,
+                )
+                for i in range(len(obj))
+            ]
+        )
     if isinstance(obj, ClassificationResult):
         fig = Figure(figsize=(5, 0.4 * max(len(obj), 1) + 1))
         ax = fig.add_subplot()
@@ -104,15 +115,24 @@ def _figure(obj: Any, title: str | None):
     else:
         import numpy as np
 
-        if not isinstance(obj, np.ndarray) or obj.ndim not in (2, 3) or (obj.ndim == 3 and obj.shape[2] not in (1, 3, 4)):
-            raise PortError(f"cannot display {type(obj).__name__}: expected an image array, a Task, an image file, "
-                            "a ClassificationResult (or a list of ClassScore) or a DetectionsResult")
+        if (
+            not isinstance(obj, np.ndarray)
+            or obj.ndim not in (2, 3)
+            or (obj.ndim == 3 and obj.shape[2] not in (1, 3, 4))
+        ):
+            raise PortError(
+                f"cannot display {type(obj).__name__}: expected an image array, a Task, an image file, "
+                "a ClassificationResult (or a list of ClassScore) or a DetectionsResult"
+            )
         height, width = obj.shape[:2]
         scale = 6 / max(height, width, 1)
         fig = Figure(figsize=(max(width * scale, 1), max(height * scale, 1)))
         ax = fig.add_axes((0, 0, 1, 0.92 if title else 1))
-        ax.imshow(obj[..., 0] if obj.ndim == 3 and obj.shape[2] == 1 else obj, cmap="gray" if obj.ndim == 2 or obj.shape[2] == 1 else None,
-                  interpolation="nearest" if max(height, width) < 64 else "antialiased")
+        ax.imshow(
+            obj[..., 0] if obj.ndim == 3 and obj.shape[2] == 1 else obj,
+            cmap="gray" if obj.ndim == 2 or obj.shape[2] == 1 else None,
+            interpolation="nearest" if max(height, width) < 64 else "antialiased",
+        )
         ax.axis("off")
     if title:
         fig.suptitle(title)

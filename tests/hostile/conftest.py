@@ -1,4 +1,5 @@
 """Fixtures of the hostile-input tests."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,11 +26,18 @@ def resnext_checkpoint(tmp_path_factory):
     """A random-weight ResNeXt-50 checkpoint with 2 classes at 32 px (our format)."""
     import torch
 
-    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, Preprocessing, save_checkpoint
+    from infer_torchvision_resnext.checkpoint.format import (
+        FORMAT_VERSION,
+        Manifest,
+        Preprocessing,
+        save_checkpoint,
+    )
     from infer_torchvision_resnext.models import create_model
 
     torch.manual_seed(0)
     model = create_model("resnext50_32x4d", num_classes=2)
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    save_checkpoint(path, model, Manifest(FORMAT_VERSION, "resnext50_32x4d", ["cat", "dog"], Preprocessing.default(32)))
+    save_checkpoint(
+        path, model, Manifest(FORMAT_VERSION, "resnext50_32x4d", ["cat", "dog"], Preprocessing.default(32))
+    )
     return path

@@ -18,6 +18,7 @@ finalization): measured peaks of ordinary runs (validate, a plugin run, checkpoi
 inference run) are within 6% of a fresh child's, private memory within 1% (``HOSTILE_ZYGOTE=0`` starts
 every child fresh). Its wall time is charged with what the preloads took to import: the time limit holds.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,18 +32,24 @@ from tests.hostile import zygote
 
 MAX_PRIVATE = 1 << 30  # 1 GiB of private memory: the issue's bound for any hostile input
 MAX_RSS = 2 << 30  # resident set including shared libraries' file pages
-MAX_SECONDS = float(os.environ.get("HOSTILE_MAX_SECONDS", "30"))  # watchdog: a hang fails; the issue asks < 10 s on a quiet machine
+MAX_SECONDS = float(
+    os.environ.get("HOSTILE_MAX_SECONDS", "30")
+)  # watchdog: a hang fails; the issue asks < 10 s on a quiet machine
 # third-party modules preloaded for a child (each set one zygote): only what that child imports anyway
 COMMAND = ("pydantic", "yaml")  # every `workflow` command
 SNIPPET = ("pydantic",)  # a `python -c` snippet using this repository's code
 CHECKPOINT = ("pydantic", "torch")  # reading a checkpoint, refused or not (torch brings numpy and tqdm)
-MODEL = ("pydantic", "torch", "torchvision")  # building a ResNeXt (even on the meta device): inference, training
+MODEL = (
+    "pydantic",
+    "torch",
+    "torchvision",
+)  # building a ResNeXt (even on the meta device): inference, training
 
 PLUGIN_MODULE = '''
 import os, time
 from workflow import Port, Task, TaskParams
-from workflow.ports import AnnotatedImage, Classification, Image
-from workflow.results import ClassificationResult, ClassScore
+from workflow.core.ports import AnnotatedImage, Classification, Image
+from workflow.core.results import ClassificationResult, ClassScore
 
 
 class Brightness(Task):
@@ -115,13 +122,16 @@ class Result:
     killed: str = ""  # "time" or "memory" when the watchdog stopped it
 
     def __str__(self) -> str:
-        return (f"rc={self.rc} killed={self.killed or 'no'} {self.seconds:.1f}s peak={self.peak_rss >> 20} MiB "
-                f"(private {self.peak_private >> 20} MiB)\n"
-                f"stdout: {self.out[-1500:]}\nstderr: {self.err[-1500:]}")
+        return (
+            f"rc={self.rc} killed={self.killed or 'no'} {self.seconds:.1f}s peak={self.peak_rss >> 20} MiB "
+            f"(private {self.peak_private >> 20} MiB)\n"
+            f"stdout: {self.out[-1500:]}\nstderr: {self.err[-1500:]}"
+        )
 
 
 def plugin_folder(root: Path) -> Path:
-    """A plugin folder holding the test tasks (``brightness``, ``long_label``, ``mark``, ``pass_image``, ``sleepy``)."""
+    """A plugin folder holding the test tasks (``brightness``, ``long_label``, ``mark``, ``pass_image``,
+    ``sleepy``)."""
     folder = root / "hostile_plugins"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "hostile_tasks.py").write_text(PLUGIN_MODULE)
@@ -156,10 +166,21 @@ def _memory(pid: int) -> tuple[int, int]:
     return rss, anon
 
 
-def run_bounded(argv: list[str], *, cwd: Path | str | None = None, env: dict[str, str] | None = None,
-                timeout: float = MAX_SECONDS, max_rss: int = MAX_RSS, max_private: int = MAX_PRIVATE, preexec=None,
-                stdin=subprocess.DEVNULL, on_start=None, preload: tuple[str, ...] | None = None) -> Result:
-    """Run ``argv``; kill it past ``timeout`` seconds, ``max_rss`` bytes resident or ``max_private`` bytes private.
+def run_bounded(
+    argv: list[str],
+    *,
+    cwd: Path | str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = MAX_SECONDS,
+    max_rss: int = MAX_RSS,
+    max_private: int = MAX_PRIVATE,
+    preexec=None,
+    stdin=subprocess.DEVNULL,
+    on_start=None,
+    preload: tuple[str, ...] | None = None,
+) -> Result:
+    """Run ``argv``; kill it past ``timeout`` seconds, ``max_rss`` bytes resident or ``max_private`` bytes
+    private.
 
     ``on_start(proc)`` runs once it started. ``preload``: the third-party modules the child imports anyway
     (default ``COMMAND`` for ``-m``, else ``SNIPPET``); a ``preexec`` child starts fresh.
@@ -170,13 +191,22 @@ def run_bounded(argv: list[str], *, cwd: Path | str | None = None, env: dict[str
     proc = server and server.spawn(argv, cwd=cwd, env=env)
     if proc is None:
         start = time.monotonic()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin,
-                                preexec_fn=preexec)
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=stdin,
+            preexec_fn=preexec,
+        )
     import threading
 
     out: dict[str, bytes] = {}
-    readers = [threading.Thread(target=lambda k=k, f=f: out.__setitem__(k, f.read()), daemon=True)
-               for k, f in (("out", proc.stdout), ("err", proc.stderr))]
+    readers = [
+        threading.Thread(target=lambda k=k, f=f: out.__setitem__(k, f.read()), daemon=True)
+        for k, f in (("out", proc.stdout), ("err", proc.stderr))
+    ]
     for t in readers:
         t.start()
     if on_start is not None:
@@ -196,8 +226,15 @@ def run_bounded(argv: list[str], *, cwd: Path | str | None = None, env: dict[str
     proc.wait()
     for t in readers:
         t.join(5)
-    return Result(proc.returncode, out.get("out", b"").decode("utf-8", "replace"),
-                  out.get("err", b"").decode("utf-8", "replace"), time.monotonic() - start, peak, private, killed)
+    return Result(
+        proc.returncode,
+        out.get("out", b"").decode("utf-8", "replace"),
+        out.get("err", b"").decode("utf-8", "replace"),
+        time.monotonic() - start,
+        peak,
+        private,
+        killed,
+    )
 
 
 def workflow_cmd(*args: str) -> list[str]:
@@ -206,7 +243,8 @@ def workflow_cmd(*args: str) -> list[str]:
 
 
 def run_python(code: str, **kwargs) -> Result:
-    """Run a Python snippet in a bounded child (same interpreter, same environment unless ``env`` is given)."""
+    """Run a Python snippet in a bounded child (same interpreter, same environment unless ``env`` is
+    given)."""
     kwargs.setdefault("env", child_env())
     return run_bounded([sys.executable, "-c", code], **kwargs)
 
@@ -226,11 +264,15 @@ def tiny_png(path: Path, value: int = 128, size: tuple[int, int] = (8, 8)) -> Pa
     return path
 
 
-def pipeline(path: Path, task: str, name: str = "hostile", params: str = "{}", outputs: str | None = None) -> Path:
+def pipeline(
+    path: Path, task: str, name: str = "hostile", params: str = "{}", outputs: str | None = None
+) -> Path:
     """A one-task pipeline file ``image -> task``."""
     outputs = outputs or "{result: $steps.t.classification}"
-    path.write_text(f"version: 1\nname: {name}\ninputs: {{image: {{type: image}}}}\ntasks:\n"
-                    f"  - {{id: t, task: {task}, params: {params}}}\noutputs: {outputs}\n")
+    path.write_text(
+        f"version: 1\nname: {name}\ninputs: {{image: {{type: image}}}}\ntasks:\n"
+        f"  - {{id: t, task: {task}, params: {params}}}\noutputs: {outputs}\n"
+    )
     return path
 
 
@@ -238,10 +280,24 @@ def checkpoint_payload(manifest_overrides: dict | None = None, classes: int = 2)
     """A checkpoint payload in the project's format with a tiny (head-only) state dict."""
     import torch
 
-    manifest = {"format_version": 1, "arch": "resnext50_32x4d", "class_names": [f"c{i}" for i in range(classes)],
-                "preprocessing": {"resize_size": 36, "crop_size": 32, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25],
-                                  "interpolation": "bilinear"},
-                "metrics": {}, "created_by": "test"}
+    manifest = {
+        "format_version": 1,
+        "arch": "resnext50_32x4d",
+        "class_names": [f"c{i}" for i in range(classes)],
+        "preprocessing": {
+            "resize_size": 36,
+            "crop_size": 32,
+            "mean": [0.5, 0.5, 0.5],
+            "std": [0.25, 0.25, 0.25],
+            "interpolation": "bilinear",
+        },
+        "metrics": {},
+        "created_by": "test",
+    }
     manifest.update(manifest_overrides or {})
-    return {"format": "workflow-resnext-checkpoint", "manifest": manifest,
-            "state_dict": {"fc.weight": torch.zeros(classes, 2048), "fc.bias": torch.zeros(classes)}, "extra": {}}
+    return {
+        "format": "workflow-resnext-checkpoint",
+        "manifest": manifest,
+        "state_dict": {"fc.weight": torch.zeros(classes, 2048), "fc.bias": torch.zeros(classes)},
+        "extra": {},
+    }

@@ -6,6 +6,7 @@ Non-UTF-8 bytes, ``\\r``, ``\\n``, U+2028 and U+0085 in names: one row per image
 ``skipped_files.txt`` by a name that reads back exactly), leaves no temp file, and refuses a class folder
 whose name is not text, naming it.
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,13 +17,30 @@ from pathlib import Path
 
 import pytest
 
+from tests.hostile.helpers import (
+    MAX_SECONDS,
+    MODEL,
+    assert_bounded,
+    child_env,
+    pipeline,
+    run_bounded,
+    tiny_png,
+    workflow_cmd,
+)
 from train_torchvision_resnext.rundir import read_skipped
-from tests.hostile.helpers import (MAX_SECONDS, MODEL, assert_bounded, child_env, pipeline, run_bounded, tiny_png,
-                                   workflow_cmd)
 
 REPO = Path(__file__).resolve().parents[2]
-NAMES = [b"plain.png", b"latin\xff\xfe.png", b"cr\rname.png", b"nl\nname.png", "ls\u2028x.png".encode(),
-         "nel\u0085x.png".encode(), b"quote\"comma,semi;.png", b"tab\tname.png", b" lead space.png"]
+NAMES = [
+    b"plain.png",
+    b"latin\xff\xfe.png",
+    b"cr\rname.png",
+    b"nl\nname.png",
+    "ls\u2028x.png".encode(),
+    "nel\u0085x.png".encode(),
+    b'quote"comma,semi;.png',
+    b"tab\tname.png",
+    b" lead space.png",
+]
 
 
 @pytest.fixture
@@ -66,7 +84,9 @@ def test_odd_names_round_trip_through_results_and_resume(tmp_path, plugins, odd_
     _check(out, expected)
     again = run_bounded(cmd + ["--resume"], env=child_env(plugins))
     assert_bounded(again)
-    assert again.rc == 0 and "0 processed" in again.out and f"{len(NAMES)} already done" in again.out, str(again)
+    assert again.rc == 0 and "0 processed" in again.out and f"{len(NAMES)} already done" in again.out, str(
+        again
+    )
     _check(out, expected)
 
 
@@ -84,33 +104,43 @@ def test_odd_name_in_a_video_path_is_not_a_crash(tmp_path, plugins):
     os.rename(tmp_path / "clip.avi", video)
     file = pipeline(tmp_path / "p.yaml", "brightness")
     out = tmp_path / "out"
-    res = run_bounded(workflow_cmd("run", str(file), "--input", f"image={os.fsdecode(video)}", "-o", str(out)),
-                      env=child_env(plugins))
+    res = run_bounded(
+        workflow_cmd("run", str(file), "--input", f"image={os.fsdecode(video)}", "-o", str(out)),
+        env=child_env(plugins),
+    )
     assert_bounded(res)
     assert res.rc == 0, str(res)
     assert len(_rows(out)) == 5
 
 
-TRAIN_SNIPPET = '''
+TRAIN_SNIPPET = """
 import sys
 from pathlib import Path
 from tests.train.helpers import tiny_params
 from train_torchvision_resnext.trainer import train
 result = train(tiny_params(Path(sys.argv[1]), Path(sys.argv[2]), feature_extract=True))
 print("trained", result.best_path)
-'''
+"""
 
 
 def _train(run, data):
     """The tiny training run in a watched child. A ResNeXt-50 training process is itself ~0.9 GiB and tens of
-    seconds on 2 shared cores: the watchdog's limits are those of training (2 GiB, 180 s), which odd names must
+    seconds on 2 shared cores: the watchdog's limits are those of training (2 GiB, 180 s), which odd names
+    must
     not change (an expansion or a hang from them still fails)."""
-    return run_bounded([sys.executable, "-c", TRAIN_SNIPPET, str(run), str(data)], cwd=REPO, env=child_env(),
-                       timeout=max(MAX_SECONDS, 180), max_rss=2 << 30, preload=MODEL)
+    return run_bounded(
+        [sys.executable, "-c", TRAIN_SNIPPET, str(run), str(data)],
+        cwd=REPO,
+        env=child_env(),
+        timeout=max(MAX_SECONDS, 180),
+        max_rss=2 << 30,
+        preload=MODEL,
+    )
 
 
 def _odd_dataset(root, class_b: bytes = b"b"):
-    """train/ and val/ of classes ``a`` and ``class_b``; train/a holds the odd names, one of them unreadable."""
+    """train/ and val/ of classes ``a`` and ``class_b``; train/a holds the odd names, one of them
+    unreadable."""
     for split, count in (("train", 3), ("val", 2)):
         for c, cls in enumerate((b"a", class_b)):
             folder = os.path.join(os.fsencode(root), split.encode(), cls)
@@ -131,18 +161,29 @@ def _odd_dataset(root, class_b: bytes = b"b"):
 def test_odd_image_names_train_and_round_trip_through_the_run_files(tmp_path):
     import yaml
 
-
     data, run = tmp_path / "data", tmp_path / "run"
     broken = _odd_dataset(data)
     res = _train(run, data)
     assert not res.killed, str(res)
     assert res.rc == 0 and "trained" in res.out, str(res)
-    assert sorted(os.listdir(run)) == ["best.pt", "confusion.png", "curves.png", "last.pt", "metrics.csv", "metrics.json",
-                                       "params.yaml", "skipped_files.txt", "split.json"]  # no temp file left
+    assert sorted(os.listdir(run)) == [
+        "best.pt",
+        "confusion.png",
+        "curves.png",
+        "last.pt",
+        "metrics.csv",
+        "metrics.json",
+        "params.yaml",
+        "skipped_files.txt",
+        "split.json",
+    ]  # no temp file left
     split = json.loads((run / "split.json").read_bytes())
     used = {os.fsencode(name) for name, _ in split["train"]}
     assert {os.path.join(b"train", b"a", raw) for raw in NAMES[1:6]} <= used  # the odd names were trained on
-    assert all(os.path.isfile(os.path.join(os.fsencode(data), os.fsencode(n))) for n, _ in split["train"] + split["val"])
+    assert all(
+        os.path.isfile(os.path.join(os.fsencode(data), os.fsencode(n)))
+        for n, _ in split["train"] + split["val"]
+    )
     [(listed, reason)] = read_skipped(run / "skipped_files.txt")
     assert os.fsencode(listed) == broken and reason, reason  # the exact bytes of the name
     assert len((run / "skipped_files.txt").read_text(encoding="utf-8").splitlines()) == 1
@@ -163,7 +204,7 @@ def test_a_class_folder_name_that_is_not_text_is_refused_naming_it(tmp_path):
 
 
 def test_line_escaping_round_trips_every_name():
-    from workflow.files import escape_line_text, unescape_line_text
+    from workflow.core.files import escape_line_text, unescape_line_text
 
     for raw in NAMES + [b"back\\slash\\x41.png", b"\x00\x1f\x7f\x80\xc3", "\u2029\u00e9".encode()]:
         text = escape_line_text(os.fsdecode(raw))

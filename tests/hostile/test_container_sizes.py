@@ -6,6 +6,7 @@ Before ``torch.load`` the pickle is read alone (no storage loaded): every storag
 every state_dict tensor must be one of the architecture's (manifest arch and class count, computed on
 the meta device) with its shape; a mismatch is one line naming the file and the key.
 """
+
 from __future__ import annotations
 
 import struct
@@ -29,7 +30,10 @@ def _bomb(path, tmp_path, numel: int = DECLARED, stored: bool = False):
         for info in src.infolist():
             data = src.read(info)
             if info.filename.endswith("data.pkl"):
-                dst.writestr(info.filename, data.replace(b"K\x04t", n + b"t").replace(b"K\x00K\x04\x85", b"K\x00" + n + b"\x85"))
+                dst.writestr(
+                    info.filename,
+                    data.replace(b"K\x04t", n + b"t").replace(b"K\x00K\x04\x85", b"K\x00" + n + b"\x85"),
+                )
             elif info.filename.endswith("data/0"):
                 zinfo = zipfile.ZipInfo(info.filename)
                 zinfo.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
@@ -53,9 +57,12 @@ def bomb(tmp_path_factory):
 
 def _load(path, arch: str | None = None, preload=CHECKPOINT):
     """``preload=MODEL`` where the checks get as far as building the architecture (on the meta device)."""
-    return run_python("from infer_torchvision_resnext.checkpoint import load_checkpoint, CheckpointError\n"
-                      f"try:\n    load_checkpoint({str(path)!r}, arch={arch!r})\n    print('LOADED')\n"
-                      "except CheckpointError as e:\n    print('REFUSED', str(e))\n", preload=preload)
+    return run_python(
+        "from infer_torchvision_resnext.checkpoint.format import load_checkpoint, CheckpointError\n"
+        f"try:\n    load_checkpoint({str(path)!r}, arch={arch!r})\n    print('LOADED')\n"
+        "except CheckpointError as e:\n    print('REFUSED', str(e))\n",
+        preload=preload,
+    )
 
 
 def test_deflated_tensor_declaring_a_gigabyte_is_refused_before_loading(bomb):
@@ -79,7 +86,7 @@ def test_entry_larger_than_the_file_is_refused(tmp_path):
     pos = 0
     while (pos := data.find(cd_sig, pos)) != -1:
         name_len = struct.unpack_from("<H", data, pos + 28)[0]
-        if data[pos + 46:pos + 46 + name_len].decode() == info.filename:
+        if data[pos + 46 : pos + 46 + name_len].decode() == info.filename:
             struct.pack_into("<I", data, pos + 24, 1_500_000_000)
             struct.pack_into("<I", data, pos + 20, 1_500_000_000)
         pos += 4
@@ -104,15 +111,22 @@ def test_storage_declaring_more_than_its_stored_entry_is_refused(tmp_path):
     path = _bomb(tmp_path / "stored.pt", tmp_path, stored=True)
     res = _load(path, "resnext50_32x4d")
     assert_bounded(res)
-    assert res.out.startswith("REFUSED") and str(path) in res.out and "declares 1200000000 bytes" in res.out, str(res)
+    assert (
+        res.out.startswith("REFUSED") and str(path) in res.out and "declares 1200000000 bytes" in res.out
+    ), str(res)
     assert res.out.count("\n") == 1, str(res)
 
 
-@pytest.mark.parametrize("key, tensor_shape, words", [
-    ("fc.weight", (2, 4096), ["shape mismatches", "'fc.weight': (2, 4096) vs (2, 2048)"]),
-    ("layer9.conv.weight", (1000, 1000), ["unexpected keys", "'layer9.conv.weight'"]),
-])
-def test_a_tensor_the_architecture_does_not_have_is_refused_naming_the_key(tmp_path, key, tensor_shape, words):
+@pytest.mark.parametrize(
+    "key, tensor_shape, words",
+    [
+        ("fc.weight", (2, 4096), ["shape mismatches", "'fc.weight': (2, 4096) vs (2, 2048)"]),
+        ("layer9.conv.weight", (1000, 1000), ["unexpected keys", "'layer9.conv.weight'"]),
+    ],
+)
+def test_a_tensor_the_architecture_does_not_have_is_refused_naming_the_key(
+    tmp_path, key, tensor_shape, words
+):
     import torch
 
     payload = checkpoint_payload()
@@ -121,7 +135,10 @@ def test_a_tensor_the_architecture_does_not_have_is_refused_naming_the_key(tmp_p
     torch.save(payload, path)
     res = _load(path, preload=MODEL)
     assert_bounded(res)
-    assert res.out.startswith("REFUSED") and f"checkpoint '{path}' does not fit architecture resnext50_32x4d" in res.out
+    assert (
+        res.out.startswith("REFUSED")
+        and f"checkpoint '{path}' does not fit architecture resnext50_32x4d" in res.out
+    )
     assert all(w in res.out for w in words) and res.out.count("\n") == 1, str(res)
 
 
@@ -134,7 +151,10 @@ def test_a_head_that_disagrees_with_the_manifest_is_refused_before_loading(tmp_p
     torch.save(payload, path)
     res = _load(path)
     assert_bounded(res)
-    assert res.out.startswith("REFUSED") and "2 class names given but the model head (fc) has 3 outputs" in res.out, str(res)
+    assert (
+        res.out.startswith("REFUSED")
+        and "2 class names given but the model head (fc) has 3 outputs" in res.out
+    ), str(res)
 
 
 def test_a_plain_state_dict_of_another_shape_is_refused_for_the_given_arch(tmp_path):
@@ -148,20 +168,27 @@ def test_a_plain_state_dict_of_another_shape_is_refused_for_the_given_arch(tmp_p
 
 
 def test_the_layout_reader_allocates_nothing_and_reads_real_checkpoints(tmp_path):
-    """The declarations of a real training checkpoint (weights, optimizer state, RNG states) pass the checks."""
+    """The declarations of a real training checkpoint (weights, optimizer state, RNG states) pass the
+    checks."""
     import torch
 
-    from infer_torchvision_resnext.checkpoint_layout import TensorDecl, precheck, read_layout, tensors
-    from workflow.errors import SetupError
+    from infer_torchvision_resnext.checkpoint._layout import TensorDecl, precheck, read_layout, tensors
+    from workflow.core.errors import SetupError
 
     payload = checkpoint_payload()
-    payload["extra"] = {"optimizer": {"state": {0: {"momentum_buffer": torch.zeros(2, 2048)}}, "param_groups": [{"lr": 0.1}]},
-                        "rng": {"torch": torch.get_rng_state(), "python": [3, [1, 2], None]}, "epoch": 1, "tag": b"\x00\xff"}
+    payload["extra"] = {
+        "optimizer": {"state": {0: {"momentum_buffer": torch.zeros(2, 2048)}}, "param_groups": [{"lr": 0.1}]},
+        "rng": {"torch": torch.get_rng_state(), "python": [3, [1, 2], None]},
+        "epoch": 1,
+        "tag": b"\x00\xff",
+    }
     path = tmp_path / "last.pt"
     torch.save(payload, path)
     tree, entries, storages = read_layout(path, SetupError)
     assert tree["manifest"] == payload["manifest"] and tree["extra"]["tag"] == b"\x00\xff"
     shapes = {k: t.shape for k, t in tensors(tree) if isinstance(t, TensorDecl)}
-    assert shapes["state_dict.fc.weight"] == (2, 2048) and shapes["extra.optimizer.state.0.momentum_buffer"] == (2, 2048)
+    assert shapes["state_dict.fc.weight"] == (2, 2048) and shapes[
+        "extra.optimizer.state.0.momentum_buffer"
+    ] == (2, 2048)
     assert len(storages) == 4 and all(s.numel * s.itemsize <= entries[s.key] for s in storages.values())
     precheck(path, "workflow-resnext-checkpoint", 1, None, SetupError)

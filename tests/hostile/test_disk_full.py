@@ -3,6 +3,7 @@
 Injected two ways: ``RLIMIT_FSIZE`` in a child (the kernel refuses writes past the
 limit, as a full disk does) and an ``ENOSPC`` raised half-way through an image save.
 """
+
 from __future__ import annotations
 
 import csv
@@ -29,6 +30,7 @@ def _limit_files(max_bytes: int):
     def preexec():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
     return preexec
 
 
@@ -45,11 +47,16 @@ def test_file_size_limit_stops_the_run_naming_the_path(tmp_path, plugins):
     folder = _noisy(tmp_path / "imgs")
     file = pipeline(tmp_path / "p.yaml", "mark", outputs="{annotated: $steps.t.image}")
     out = tmp_path / "out"
-    res = run_bounded(workflow_cmd("run", str(file), "--input", f"image={folder}", "-o", str(out)),
-                      env=child_env(plugins), preexec=_limit_files(100_000))
+    res = run_bounded(
+        workflow_cmd("run", str(file), "--input", f"image={folder}", "-o", str(out)),
+        env=child_env(plugins),
+        preexec=_limit_files(100_000),
+    )
     assert_bounded(res)
     assert res.rc in (1, 3), str(res)
-    assert str(out) in res.err and ("Errno 27" in res.err or "too large" in res.err.lower() or "space" in res.err.lower()), str(res)
+    assert str(out) in res.err and (
+        "Errno 27" in res.err or "too large" in res.err.lower() or "space" in res.err.lower()
+    ), str(res)
     assert len([ln for ln in res.err.splitlines() if ln.startswith("error:")]) == 1, str(res)
     json.loads((out / "report.json").read_text())
     _consistent(out)
@@ -60,10 +67,10 @@ def test_enospc_during_image_save_names_the_path_and_leaves_no_partial_file(tmp_
     import PIL.Image
 
     from workflow import Workflow
-    from workflow.runner import run_on
+    from workflow.run.runner import run_on
 
     monkeypatch.setenv("WORKFLOW_PLUGIN_PATH", str(plugins))
-    from workflow.registry import reset_default_registry
+    from workflow.plugins.registry import reset_default_registry
 
     reset_default_registry()
     folder = _noisy(tmp_path / "imgs", count=3, side=40)

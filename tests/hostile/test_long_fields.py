@@ -1,4 +1,5 @@
 """Class 10: fields of any length written by a run are read back by ``--resume`` (no CSV field limit)."""
+
 from __future__ import annotations
 
 import csv
@@ -33,10 +34,12 @@ def test_unreadable_results_file_on_resume_names_the_file(tmp_path, plugins):
     tiny_png(folder / "a.png")
     out = tmp_path / "out"
     out.mkdir()
-    (out / "results.csv").write_bytes(b"path,x\n\"" + b"a" * 50 + b"\n")  # an unterminated quote
+    (out / "results.csv").write_bytes(b'path,x\n"' + b"a" * 50 + b"\n")  # an unterminated quote
     (out / "results.jsonl").write_text('{"path": "a.png"}\n')
     file = pipeline(tmp_path / "p.yaml", "brightness")
-    res = run_bounded(workflow_cmd("run", str(file), "--input", f"image={folder}", "-o", str(out), "--resume"),
-                      env=child_env(plugins))
+    res = run_bounded(
+        workflow_cmd("run", str(file), "--input", f"image={folder}", "-o", str(out), "--resume"),
+        env=child_env(plugins),
+    )
     assert_bounded(res)
     assert res.rc == 0 or "results.csv" in res.err, str(res)

@@ -1,4 +1,6 @@
-"""Class 16b: a checkpoint's manifest and weights are checked for shape and values; refusals name file and field."""
+"""Class 16b: a checkpoint's manifest and weights are checked for shape and values; refusals name file and
+field."""
+
 from __future__ import annotations
 
 import math
@@ -7,7 +9,13 @@ import pytest
 
 from tests.hostile.helpers import CHECKPOINT, MODEL, assert_bounded, checkpoint_payload, run_python
 
-PREP = {"resize_size": 36, "crop_size": 32, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "interpolation": "bilinear"}
+PREP = {
+    "resize_size": 36,
+    "crop_size": 32,
+    "mean": [0.5, 0.5, 0.5],
+    "std": [0.25, 0.25, 0.25],
+    "interpolation": "bilinear",
+}
 BAD_MANIFESTS = {
     "crop_zero": ("crop_size", {"preprocessing": {**PREP, "crop_size": 0}}),
     "crop_negative": ("crop_size", {"preprocessing": {**PREP, "crop_size": -32}}),
@@ -35,9 +43,12 @@ BAD_MANIFESTS = {
 
 def _load(path, preload=CHECKPOINT):
     """``preload=MODEL`` where the checks get as far as building the architecture (on the meta device)."""
-    return run_python("from infer_torchvision_resnext.checkpoint import load_checkpoint, CheckpointError\n"
-                      f"try:\n    ck = load_checkpoint({str(path)!r})\n    print('LOADED')\n"
-                      "except CheckpointError as e:\n    print('REFUSED', str(e))\n", preload=preload)
+    return run_python(
+        "from infer_torchvision_resnext.checkpoint.format import load_checkpoint, CheckpointError\n"
+        f"try:\n    ck = load_checkpoint({str(path)!r})\n    print('LOADED')\n"
+        "except CheckpointError as e:\n    print('REFUSED', str(e))\n",
+        preload=preload,
+    )
 
 
 @pytest.mark.parametrize("case", sorted(BAD_MANIFESTS))
@@ -87,7 +98,9 @@ def test_wrong_top_level_shapes_are_refused(tmp_path, field, value):
     payload[field] = value
     path = tmp_path / "top.pt"
     torch.save(payload, path)
-    res = _load(path, preload=MODEL if field == "extra" else CHECKPOINT)  # valid weights: checked on the model first
+    res = _load(
+        path, preload=MODEL if field == "extra" else CHECKPOINT
+    )  # valid weights: checked on the model first
     assert_bounded(res)
     assert res.out.startswith("REFUSED") and str(path) in res.out and field in res.out, str(res)
 

@@ -3,6 +3,7 @@
 The plugin is named in a warning (an error with ``--strict``), the other tasks keep working,
 and what a plugin prints never reaches the command's standard output.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,9 @@ def test_strict_makes_an_exiting_plugin_an_error(tmp_path, plugins, name):
 
 
 def test_plugin_that_prints_does_not_corrupt_schema_output(tmp_path, plugins):
-    path, _ = _folder(tmp_path, plugins, "chatty", "import sys\nprint('hello from a plugin')\nsys.stdout.write('{oops')\n")
+    path, _ = _folder(
+        tmp_path, plugins, "chatty", "import sys\nprint('hello from a plugin')\nsys.stdout.write('{oops')\n"
+    )
     res = run_bounded(workflow_cmd("schema", "--no-params"), env=child_env(WORKFLOW_PLUGIN_PATH=path))
     assert_bounded(res)
     assert res.rc == 0, str(res)
@@ -54,8 +57,12 @@ def test_plugin_that_prints_does_not_corrupt_schema_output(tmp_path, plugins):
 
 
 def test_entry_point_style_print_at_task_import_keeps_stdout_clean(tmp_path, plugins):
-    path, _ = _folder(tmp_path, plugins, "chatty2",
-                      "from workflow import Task\nprint('noise')\nclass T(Task):\n    name = 'noisy'\n")
+    path, _ = _folder(
+        tmp_path,
+        plugins,
+        "chatty2",
+        "from workflow import Task\nprint('noise')\nclass T(Task):\n    name = 'noisy'\n",
+    )
     res = run_bounded(workflow_cmd("list"), env=child_env(WORKFLOW_PLUGIN_PATH=path))
     assert_bounded(res)
     assert "noise" not in res.out and "noisy" in res.out, str(res)
@@ -63,7 +70,9 @@ def test_entry_point_style_print_at_task_import_keeps_stdout_clean(tmp_path, plu
 
 def test_plugin_whose_import_hangs_is_given_up_on(tmp_path, plugins):
     path, _ = _folder(tmp_path, plugins, "hang", "import time\nwhile True:\n    time.sleep(0.1)\n")
-    res = run_bounded(workflow_cmd("list"), env=child_env(WORKFLOW_PLUGIN_PATH=path, WORKFLOW_PLUGIN_IMPORT_TIMEOUT="2"))
+    res = run_bounded(
+        workflow_cmd("list"), env=child_env(WORKFLOW_PLUGIN_PATH=path, WORKFLOW_PLUGIN_IMPORT_TIMEOUT="2")
+    )
     assert_bounded(res)
     assert res.rc == 0 and "bad_hang" in res.err and "brightness" in res.out, str(res)
 

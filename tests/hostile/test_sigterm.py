@@ -2,6 +2,7 @@
 
 Partial results flushed, ``report.json`` written, a non-zero exit and one ``error:`` line.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,11 @@ def test_terminated_folder_run_reports_and_exits_non_zero(tmp_path, plugins, sig
         time.sleep(0.4)
         proc.send_signal(sig)
 
-    res = run_bounded(workflow_cmd("run", str(file), "--input", f"image={folder}", "-o", str(out), "--no-images"),
-                      env=child_env(plugins, SLEEPY_MARKER=str(marker)), on_start=kill_when_started)
+    res = run_bounded(
+        workflow_cmd("run", str(file), "--input", f"image={folder}", "-o", str(out), "--no-images"),
+        env=child_env(plugins, SLEEPY_MARKER=str(marker)),
+        on_start=kill_when_started,
+    )
     assert_bounded(res)
     assert res.rc in (130, 143), str(res)
     lines = [line for line in res.err.splitlines() if line.strip()]

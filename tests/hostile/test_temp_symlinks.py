@@ -3,6 +3,7 @@
 Every name a run might use for a temporary file is planted as a symlink to a victim file
 outside the output folder; after the run the victim is unchanged.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,8 @@ def _plant(out, victim):
 
 def test_planted_symlinks_at_temp_names_are_not_followed(tmp_path, plugins, monkeypatch):
     from workflow import Workflow
-    from workflow.registry import reset_default_registry
-    from workflow.runner import run_on
+    from workflow.plugins.registry import reset_default_registry
+    from workflow.run.runner import run_on
 
     monkeypatch.setenv("WORKFLOW_PLUGIN_PATH", str(plugins))
     reset_default_registry()
@@ -48,10 +49,12 @@ def test_planted_symlinks_at_temp_names_are_not_followed(tmp_path, plugins, monk
     assert (out / "results.csv").is_file() and not (out / "results.csv").is_symlink()
 
 
-def test_result_file_that_is_a_symlink_out_of_the_folder_is_not_written_through(tmp_path, plugins, monkeypatch):
+def test_result_file_that_is_a_symlink_out_of_the_folder_is_not_written_through(
+    tmp_path, plugins, monkeypatch
+):
     from workflow import Workflow
-    from workflow.registry import reset_default_registry
-    from workflow.runner import run_on
+    from workflow.plugins.registry import reset_default_registry
+    from workflow.run.runner import run_on
 
     monkeypatch.setenv("WORKFLOW_PLUGIN_PATH", str(plugins))
     reset_default_registry()

@@ -1,4 +1,5 @@
 """Class 9: sanitised output names stay unique within a run (``x?y``, ``x*y``, ``x_y`` are three files)."""
+
 from __future__ import annotations
 
 import csv
@@ -8,8 +9,12 @@ import pytest
 
 from tests.hostile.helpers import assert_bounded, child_env, pipeline, run_bounded, tiny_png, workflow_cmd
 
-GROUPS = [["x?y.png", "x*y.png", "x_y.png", "x|y.png"], ["a" * 200 + "1.png", "a" * 200 + "2.png"],
-          ["sub/ x.png", "sub/x.png", "sub/x .png"], ["q\ny.png", "q\ry.png", "q_y.png"]]
+GROUPS = [
+    ["x?y.png", "x*y.png", "x_y.png", "x|y.png"],
+    ["a" * 200 + "1.png", "a" * 200 + "2.png"],
+    ["sub/ x.png", "sub/x.png", "sub/x .png"],
+    ["q\ny.png", "q\ry.png", "q_y.png"],
+]
 
 
 @pytest.mark.parametrize("names", GROUPS, ids=["odd-chars", "long", "spaces", "controls"])

@@ -3,6 +3,7 @@
 A server that dribbles one byte every half second (in the body or in the headers)
 never trips a per-read timeout; the total deadline must still hold.
 """
+
 from __future__ import annotations
 
 import socket
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from workflow.errors import InputError
+from workflow.core.errors import InputError
 
 PNG_HEAD = b"\x89PNG\r\n\x1a\n"
 
@@ -46,7 +47,7 @@ class _Dribbler:
             for i in range(len(self.payload)):
                 if self.stop.is_set():
                     break
-                conn.sendall(self.payload[i:i + 1])
+                conn.sendall(self.payload[i : i + 1])
                 time.sleep(self.gap)
         except OSError:
             pass
@@ -59,7 +60,7 @@ class _Dribbler:
 
 
 def _fetch_bounded(url: str, timeout: float) -> tuple[float, BaseException | None]:
-    from workflow.sources import load_url
+    from workflow.run.sources import load_url
 
     box: dict = {}
 
@@ -96,7 +97,7 @@ class _SlowBody(_Dribbler):
             for i in range(len(BODY)):
                 if self.stop.is_set():
                     break
-                conn.sendall(BODY[i:i + 1])
+                conn.sendall(BODY[i : i + 1])
                 time.sleep(self.gap)
         except OSError:
             pass

@@ -3,14 +3,20 @@
 A 2,000-task chain took over 300 s; it must validate in a few seconds, and four
 times the tasks must not cost much more than four times the time.
 """
+
 from __future__ import annotations
 
 from tests.hostile.helpers import assert_bounded, child_env, run_bounded, run_python, workflow_cmd
 
 
 def _chain(path, n: int, fan: bool = False):
-    lines = ["version: 1", "name: long-chain", "inputs: {image: {type: image}}", "tasks:",
-             "  - {id: t0, task: pass_image, inputs: {image: $inputs.image}}"]
+    lines = [
+        "version: 1",
+        "name: long-chain",
+        "inputs: {image: {type: image}}",
+        "tasks:",
+        "  - {id: t0, task: pass_image, inputs: {image: $inputs.image}}",
+    ]
     for i in range(1, n):
         src = f"t{i // 2}" if fan else f"t{i - 1}"
         lines.append(f"  - {{id: t{i}, task: pass_image, inputs: {{image: $steps.{src}.image}}}}")
@@ -28,9 +34,11 @@ def test_2000_task_chain_validates_quickly(tmp_path, plugins):
 
 
 def test_validation_time_grows_about_linearly(tmp_path, plugins):
-    code = ("import time\nfrom workflow import Workflow\nts = []\n"
-            "for f in ({a!r}, {b!r}):\n    t = time.perf_counter(); wf = Workflow.load(f); wf.validate(); wf.order()\n"
-            "    ts.append(time.perf_counter() - t)\nprint(ts[0], ts[1])\n")
+    code = (
+        "import time\nfrom workflow import Workflow\nts = []\n"
+        "for f in ({a!r}, {b!r}):\n    t = time.perf_counter(); wf = Workflow.load(f); wf.validate(); wf.order()\n"
+        "    ts.append(time.perf_counter() - t)\nprint(ts[0], ts[1])\n"
+    )
     small, big = _chain(tmp_path / "s.yaml", 500, fan=True), _chain(tmp_path / "b.yaml", 2000, fan=True)
     res = run_python(code.format(a=str(small), b=str(big)), env=child_env(plugins))
     assert_bounded(res)
@@ -40,8 +48,10 @@ def test_validation_time_grows_about_linearly(tmp_path, plugins):
 
 def test_a_cycle_in_a_large_pipeline_is_found_quickly(tmp_path, plugins):
     file = _chain(tmp_path / "cycle.yaml", 2000)
-    text = file.read_text().replace("{id: t0, task: pass_image, inputs: {image: $inputs.image}}",
-                                    "{id: t0, task: pass_image, inputs: {image: $steps.t1999.image}}")
+    text = file.read_text().replace(
+        "{id: t0, task: pass_image, inputs: {image: $inputs.image}}",
+        "{id: t0, task: pass_image, inputs: {image: $steps.t1999.image}}",
+    )
     file.write_text(text)
     res = run_bounded(workflow_cmd("validate", str(file)), env=child_env(plugins))
     assert_bounded(res)

@@ -1,4 +1,6 @@
-"""Class 13: a video that ends before the frame count its header declares is reported, not passed as complete."""
+"""Class 13: a video that ends before the frame count its header declares is reported, not passed as
+complete."""
+
 from __future__ import annotations
 
 import json
@@ -25,18 +27,24 @@ def test_truncated_video_says_it_ended_early(tmp_path, plugins):
     video.write_bytes(data[: len(data) // 2])
     file = pipeline(tmp_path / "p.yaml", "brightness")
     out = tmp_path / "out"
-    res = run_bounded(workflow_cmd("run", str(file), "--input", f"image={video}", "-o", str(out)), env=child_env(plugins))
+    res = run_bounded(
+        workflow_cmd("run", str(file), "--input", f"image={video}", "-o", str(out)), env=child_env(plugins)
+    )
     assert_bounded(res)
     assert res.rc in (0, 3), str(res)
     assert "clip.avi" in res.err and "30" in res.err and "warning" in res.err, str(res)
     report = json.loads((out / "report.json").read_text())
-    assert "30" in json.dumps(report) and ("early" in json.dumps(report) or "truncated" in json.dumps(report)), report
+    assert "30" in json.dumps(report) and (
+        "early" in json.dumps(report) or "truncated" in json.dumps(report)
+    ), report
 
 
 def test_complete_video_has_no_warning(tmp_path, plugins):
     video = _avi(tmp_path / "clip.avi", frames=8)
     file = pipeline(tmp_path / "p.yaml", "brightness")
     out = tmp_path / "out"
-    res = run_bounded(workflow_cmd("run", str(file), "--input", f"image={video}", "-o", str(out)), env=child_env(plugins))
+    res = run_bounded(
+        workflow_cmd("run", str(file), "--input", f"image={video}", "-o", str(out)), env=child_env(plugins)
+    )
     assert_bounded(res)
     assert res.rc == 0 and "warning" not in res.err, str(res)

@@ -17,6 +17,7 @@ with stdin from /dev/null and an environment that differs from the zygote's only
 what its imports set, and only one without threads after its imports; otherwise, or with
 ``HOSTILE_ZYGOTE=0``, the caller starts the command with ``subprocess.Popen``.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,13 +33,18 @@ import warnings
 from tests.hostile import zygote_server
 from tests.hostile.zygote_server import proc_status, recv, send
 
-REQUEST_ENV = ("WORKFLOW_", "PYTEST_", "SLEEPY_")  # read after the fork: this repository's settings and the tests'
+REQUEST_ENV = (
+    "WORKFLOW_",
+    "PYTEST_",
+    "SLEEPY_",
+)  # read after the fork: this repository's settings and the tests'
 MAX_ZYGOTES = 6
 START_SECONDS = 300
 
 
 class Child:
-    """Popen-like handle on a forked child: ``pid``, ``stdout``, ``stderr``, ``poll``, ``wait``, ``send_signal``."""
+    """Popen-like handle on a forked child: ``pid``, ``stdout``, ``stderr``, ``poll``, ``wait``,
+    ``send_signal``."""
 
     def __init__(self, args, pid: int, sock: socket.socket, stdout_fd: int, stderr_fd: int):
         self.args, self.pid, self.returncode, self.stdin = args, pid, None, None
@@ -81,9 +87,14 @@ class Zygote:
     def __init__(self, preload: tuple[str, ...], env: dict[str, str]):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.preload, self.env, self.lock = preload, env, threading.Lock()
-        self.proc = subprocess.Popen([sys.executable, zygote_server.__file__, str(theirs.fileno()), *preload],
-                                     env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, pass_fds=[theirs.fileno()])
+        self.proc = subprocess.Popen(
+            [sys.executable, zygote_server.__file__, str(theirs.fileno()), *preload],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=[theirs.fileno()],
+        )
         theirs.close()
         ours.settimeout(START_SECONDS)
         try:
@@ -93,7 +104,10 @@ class Zygote:
         ours.settimeout(None)
         self.ctl = ours
         if self.problems:
-            warnings.warn(f"zygote {preload} unusable, its children start fresh: {'; '.join(self.problems)}")
+            warnings.warn(
+                f"zygote {preload} unusable, its children start fresh: {'; '.join(self.problems)}",
+                stacklevel=2,
+            )
             self.close()
 
     def serves(self, env: dict[str, str]) -> bool:
@@ -104,9 +118,14 @@ class Zygote:
         return all(self.env[k] == v if k in self.env else self.imported.get(k) == v for k, v in env.items())
 
     def spawn(self, argv: list[str], *, cwd=None, env: dict[str, str] | None = None) -> Child | None:
-        """Fork ``argv``; None when the zygote is gone. A child that cannot start raises OSError, as Popen does."""
-        request = {"argv": list(argv), "cwd": None if cwd is None else os.fspath(cwd),
-                   "env": dict(os.environ if env is None else env), "umask": int(proc_status("Umask"), 8)}
+        """Fork ``argv``; None when the zygote is gone. A child that cannot start raises OSError, as Popen
+        does."""
+        request = {
+            "argv": list(argv),
+            "cwd": None if cwd is None else os.fspath(cwd),
+            "env": dict(os.environ if env is None else env),
+            "umask": int(proc_status("Umask"), 8),
+        }
         sock, theirs = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -144,11 +163,17 @@ _zygotes: list[Zygote] = []  # least recently used first
 
 
 def server_for(argv, *, env: dict | None, stdin, preload: tuple[str, ...]) -> Zygote | None:
-    """The zygote (started if need be) that runs ``argv`` with ``env`` as a fresh interpreter would, or None."""
+    """The zygote (started if need be) that runs ``argv`` with ``env`` as a fresh interpreter would, or
+    None."""
     env = dict(os.environ if env is None else env)
-    if (os.environ.get("HOSTILE_ZYGOTE", "1") == "0" or stdin != subprocess.DEVNULL or len(argv) < 3
-            or argv[0] != sys.executable or argv[1] not in ("-m", "-c")
-            or not all(isinstance(x, str) for item in env.items() for x in item)):
+    if (
+        os.environ.get("HOSTILE_ZYGOTE", "1") == "0"
+        or stdin != subprocess.DEVNULL
+        or len(argv) < 3
+        or argv[0] != sys.executable
+        or argv[1] not in ("-m", "-c")
+        or not all(isinstance(x, str) for item in env.items() for x in item)
+    ):
         return None
     zygote = next((z for z in _zygotes if z.preload == tuple(preload) and z.serves(env)), None)
     if zygote is None:

@@ -1,4 +1,5 @@
-"""The zygote process (run as a script by :mod:`tests.hostile.zygote`): preload, then fork a child per request.
+"""The zygote process (run as a script by :mod:`tests.hostile.zygote`): preload, then fork a child per
+request.
 
 ``python zygote_server.py FD MODULE...`` imports the modules, answers on the SEQPACKET socket ``FD`` with
 ``(problems, import_seconds, variables the imports set)``, then serves requests (a request socket and stdin,
@@ -9,6 +10,7 @@ first kills the child). The child returns to this script's top level, so its exi
 (threads joined, ``atexit``, finalization, C ``exit``). This module imports nothing of the tests or of the
 repository: its modules end up in every child.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,7 +52,9 @@ def proc_status(field: str) -> str:
 
 
 _IMPORTED_ENV: dict[str, str] = {}  # what the preloads set in os.environ (e.g. TORCHINDUCTOR_CACHE_DIR)
-_RESIDENT: list[tuple[int, int]] = []  # (address, length): file pages the zygote has mapped (libraries' code, data)
+_RESIDENT: list[
+    tuple[int, int]
+] = []  # (address, length): file pages the zygote has mapped (libraries' code, data)
 
 
 def serve(ctl_fd: int, preload: list[str]):
@@ -106,8 +110,10 @@ def _resident_file_pages() -> list[tuple[int, int]]:
             start, end = (int(x, 16) for x in fields[0].split("-"))
             pagemap.seek(start // page * 8)
             top_bytes = pagemap.read((end - start) // page * 8)[7::8]
-            runs += [(start + m.start() * page, (m.end() - m.start()) * page)
-                     for m in re.finditer(rb"[\x80-\xff]+", top_bytes)]
+            runs += [
+                (start + m.start() * page, (m.end() - m.start()) * page)
+                for m in re.finditer(rb"[\x80-\xff]+", top_bytes)
+            ]
     return runs
 
 
@@ -210,11 +216,13 @@ def become(request: dict, stdio: tuple[int, ...], ready_w: int) -> BaseException
 
 def _from_fresh_frames(hook):
     """``hook`` given the traceback from the first frame a fresh interpreter has (none of this file's)."""
+
     def excepthook(kind, value, tb):
         sys.excepthook = hook
         while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
             tb = tb.tb_next
         hook(kind, value.with_traceback(tb), tb)
+
     return excepthook
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures of the inference tests: isolated torch hub cache, small random-weight checkpoints."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,7 +18,8 @@ def _one_thread():
 
 @pytest.fixture
 def torch_home(tmp_path, monkeypatch):
-    """An empty TORCH_HOME (torch.hub.get_dir() follows it); downloads stay possible unless a test blocks them."""
+    """An empty TORCH_HOME (torch.hub.get_dir() follows it); downloads stay possible unless a test blocks
+    them."""
     home = tmp_path / "torch_home"
     home.mkdir()
     monkeypatch.setenv("TORCH_HOME", str(home))
@@ -40,7 +42,8 @@ def no_network(monkeypatch):
 
 @pytest.fixture(scope="session", autouse=True)
 def _openvino_cache(tmp_path_factory):
-    """One OpenVINO cache folder per test session (conversions are shared between tests, not with the user)."""
+    """One OpenVINO cache folder per test session (conversions are shared between tests, not with the
+    user)."""
     import os
 
     folder = tmp_path_factory.mktemp("wf_cache")

@@ -1,22 +1,35 @@
 """Test data for the inference tests: scikit-image photos and a probe checkpoint that really classifies."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-PHOTO_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "colorwheel", "camera")
+PHOTO_NAMES = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "colorwheel",
+    "camera",
+)
 PROBE_SIZE = 64
 
 
 def load_photos() -> dict[str, np.ndarray]:
-    """HxWx3 uint8 RGB photos shipped inside the scikit-image wheel (greyscale ones repeated on 3 channels)."""
+    """HxWx3 uint8 RGB photos shipped inside the scikit-image wheel (greyscale ones repeated on 3
+    channels)."""
     from skimage import data
 
     out = {}
     for name in PHOTO_NAMES:
         img = getattr(data, name)()
-        out[name] = np.ascontiguousarray(np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img[:, :, :3])
+        out[name] = np.ascontiguousarray(
+            np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img[:, :, :3]
+        )
     return out
 
 
@@ -27,12 +40,14 @@ def random_crops(photo: np.ndarray, count: int, rng: np.random.Generator) -> lis
     for _ in range(count):
         ch, cw = int(h * rng.uniform(0.3, 1.0)), int(w * rng.uniform(0.3, 1.0))
         y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-        crop = photo[y:y + ch, x:x + cw]
+        crop = photo[y : y + ch, x : x + cw]
         crops.append(np.ascontiguousarray(crop[:, ::-1] if rng.random() < 0.5 else crop))
     return crops
 
 
-def make_probe_checkpoint(path: Path, photos: dict[str, np.ndarray], train_per_photo: int = 12, test_per_photo: int = 40):
+def make_probe_checkpoint(
+    path: Path, photos: dict[str, np.ndarray], train_per_photo: int = 12, test_per_photo: int = 40
+):
     """Save a checkpoint whose head is fitted to recognise each photo; return (path, test crops, test labels).
 
     The backbone is a seeded random ResNeXt-50 at 64 px; the head is a ridge regression of one-hot
@@ -41,10 +56,10 @@ def make_probe_checkpoint(path: Path, photos: dict[str, np.ndarray], train_per_p
     """
     import torch
 
-    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, save_checkpoint
-    from infer_torchvision_resnext.recipe import Preprocessing
+    from infer_torchvision_resnext.checkpoint.format import FORMAT_VERSION, Manifest, save_checkpoint
     from infer_torchvision_resnext.models import create_model
     from infer_torchvision_resnext.preprocess import normalize_nchw, preprocess_batch
+    from infer_torchvision_resnext.recipe import Preprocessing
 
     rng = np.random.default_rng(0)
     names = list(photos)
@@ -52,9 +67,9 @@ def make_probe_checkpoint(path: Path, photos: dict[str, np.ndarray], train_per_p
     train, train_y, test, test_y = [], [], [], []
     for label, name in enumerate(names):
         crops = random_crops(photos[name], train_per_photo - 1 + test_per_photo, rng)
-        train += [photos[name]] + crops[:train_per_photo - 1]
+        train += [photos[name]] + crops[: train_per_photo - 1]
         train_y += [label] * train_per_photo
-        test += crops[train_per_photo - 1:]
+        test += crops[train_per_photo - 1 :]
         test_y += [label] * test_per_photo
     torch.manual_seed(0)
     model = create_model("resnext50", num_classes=len(names)).eval()
@@ -70,6 +85,8 @@ def make_probe_checkpoint(path: Path, photos: dict[str, np.ndarray], train_per_p
     head.weight.data = (scale * w.T / sd).float()
     head.bias.data = (-scale * (w.T @ mu) / sd).float()
     model.fc = head
-    manifest = Manifest(FORMAT_VERSION, "resnext50_32x4d", names, prep, {"note": "probe fitted by the tests"}, "tests/infer")
+    manifest = Manifest(
+        FORMAT_VERSION, "resnext50_32x4d", names, prep, {"note": "probe fitted by the tests"}, "tests/infer"
+    )
     save_checkpoint(path, model, manifest)
     return path, test, test_y

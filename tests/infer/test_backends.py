@@ -1,19 +1,20 @@
 """Runtime resolution, the torch backend, and the OpenVINO backend's cache."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from infer_torchvision_resnext import backends
-from infer_torchvision_resnext.backend import Backend, Runtime
-from infer_torchvision_resnext.backends import resolve_runtime
-from infer_torchvision_resnext.checkpoint import build_model, load_checkpoint
+from infer_torchvision_resnext.backends import choice as backends
+from infer_torchvision_resnext.backends.choice import resolve_runtime
+from infer_torchvision_resnext.backends.protocol import Backend, Runtime
+from infer_torchvision_resnext.backends.torch_backend import TorchBackend
+from infer_torchvision_resnext.checkpoint.format import build_model, load_checkpoint
 from infer_torchvision_resnext.classifier import softmax
 from infer_torchvision_resnext.preprocess import normalize_nchw, preprocess_batch
-from infer_torchvision_resnext.torch_backend import TorchBackend
-from workflow import runtime as shared_runtime
-from workflow.errors import ParamError, SetupError
+from workflow.core import runtime as shared_runtime
+from workflow.core.errors import ParamError, SetupError
 
 
 @pytest.fixture
@@ -29,13 +30,16 @@ def machine(monkeypatch):
     return configure
 
 
-@pytest.mark.parametrize("features, expected", [
-    (("openvino", "bf16"), Runtime("openvino", "cpu", "bf16")),
-    (("openvino",), Runtime("openvino", "cpu", "fp32")),
-    (("bf16",), Runtime("torch", "cpu", "bf16")),
-    ((), Runtime("torch", "cpu", "fp32")),
-    (("cuda", "openvino", "bf16"), Runtime("torch", "cuda", "fp16")),
-])
+@pytest.mark.parametrize(
+    "features, expected",
+    [
+        (("openvino", "bf16"), Runtime("openvino", "cpu", "bf16")),
+        (("openvino",), Runtime("openvino", "cpu", "fp32")),
+        (("bf16",), Runtime("torch", "cpu", "bf16")),
+        ((), Runtime("torch", "cpu", "fp32")),
+        (("cuda", "openvino", "bf16"), Runtime("torch", "cuda", "fp16")),
+    ],
+)
 def test_auto_choices(machine, features, expected):
     machine(*features)
     assert resolve_runtime() == expected
@@ -44,7 +48,7 @@ def test_auto_choices(machine, features, expected):
 def test_auto_without_openvino_logs_one_line(machine, caplog):
     machine("bf16")
     backends._warn_no_openvino.cache_clear()
-    with caplog.at_level("WARNING", logger="infer_torchvision_resnext.backends"):
+    with caplog.at_level("WARNING", logger="infer_torchvision_resnext.backends.choice"):
         resolve_runtime("cpu", "auto", "auto")
         resolve_runtime("auto", "auto", "auto")  # the second load says nothing new
     lines = [r.getMessage() for r in caplog.records if "openvino is not installed" in r.getMessage()]
@@ -58,12 +62,27 @@ def test_explicit_choices_win(machine):
     assert resolve_runtime("cuda", "bf16", "torch") == Runtime("torch", "cuda", "bf16")
 
 
-@pytest.mark.parametrize("features, args, message", [
-    ((), ("cuda", "auto", "auto"), r"parameter 'device' is 'cuda' but torch sees no CUDA GPU"),
-    (("cuda", "openvino"), ("cuda", "auto", "openvino"), r"parameter 'backend' is 'openvino', which runs on the CPU here"),
-    ((), ("cpu", "auto", "openvino"), r"parameter 'backend' is 'openvino' but the openvino package is not installed"),
-    (("bf16",), ("cpu", "fp16", "torch"), r"parameter 'precision' is 'fp16', which the torch CPU path does not support"),
-])
+@pytest.mark.parametrize(
+    "features, args, message",
+    [
+        ((), ("cuda", "auto", "auto"), r"parameter 'device' is 'cuda' but torch sees no CUDA GPU"),
+        (
+            ("cuda", "openvino"),
+            ("cuda", "auto", "openvino"),
+            r"parameter 'backend' is 'openvino', which runs on the CPU here",
+        ),
+        (
+            (),
+            ("cpu", "auto", "openvino"),
+            r"parameter 'backend' is 'openvino' but the openvino package is not installed",
+        ),
+        (
+            ("bf16",),
+            ("cpu", "fp16", "torch"),
+            r"parameter 'precision' is 'fp16', which the torch CPU path does not support",
+        ),
+    ],
+)
 def test_impossible_combinations_are_refused(machine, features, args, message):
     """Found when the model is built: a setup error (stops a run at once) that is still a ParamError."""
     machine(*features)
@@ -72,10 +91,13 @@ def test_impossible_combinations_are_refused(machine, features, args, message):
     assert isinstance(info.value, ParamError)
 
 
-@pytest.mark.parametrize("features", [(), ("bf16",), ("openvino",), ("openvino", "bf16"), ("cuda", "openvino", "bf16")])
+@pytest.mark.parametrize(
+    "features", [(), ("bf16",), ("openvino",), ("openvino", "bf16"), ("cuda", "openvino", "bf16")]
+)
 @pytest.mark.parametrize("device", ["auto", "cpu"])
 def test_precision_auto_is_the_shared_runtime_decision(machine, features, device):
-    """Inference resolves precision 'auto' exactly as workflow.runtime (training's resolver) does on this machine."""
+    """Inference resolves precision 'auto' exactly as workflow.core.runtime (training's resolver) does on this
+    machine."""
     machine(*features)
     ours = resolve_runtime(device, "auto", "auto")
     shared = shared_runtime.resolve_runtime(device, "auto")
@@ -84,7 +106,9 @@ def test_precision_auto_is_the_shared_runtime_decision(machine, features, device
 
 def test_both_backends_implement_the_protocol(probe):
     ckpt = load_checkpoint(probe[0])
-    backend = TorchBackend(build_model(ckpt), ckpt.manifest.preprocessing, Runtime("torch", "cpu", "fp32"), batch_size=4)
+    backend = TorchBackend(
+        build_model(ckpt), ckpt.manifest.preprocessing, Runtime("torch", "cpu", "fp32"), batch_size=4
+    )
     assert isinstance(backend, Backend)  # runtime-checkable: every method of the protocol is there
     assert [backend.chunk_size(n) for n in (1, 3, 10)] == [1, 3, 4]
     assert backend.set_batch_size(2) and backend.chunk_size(10) == 2
@@ -110,7 +134,9 @@ def test_torch_backend_fp32_matches_plain_eager(probe, photos):
     prep = ckpt.manifest.preprocessing
     batch = preprocess_batch([photos["chelsea"], photos["rocket"], photos["camera"]], prep)
     ref = _reference_logits(build_model(ckpt), batch, prep)
-    ours = TorchBackend(build_model(load_checkpoint(path)), prep, Runtime("torch", "cpu", "fp32")).infer(batch)
+    ours = TorchBackend(build_model(load_checkpoint(path)), prep, Runtime("torch", "cpu", "fp32")).infer(
+        batch
+    )
     assert ours.shape == ref.shape == (3, len(ckpt.manifest.class_names)) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
     bf16 = TorchBackend(build_model(load_checkpoint(path)), prep, Runtime("torch", "cpu", "bf16"))
@@ -119,7 +145,8 @@ def test_torch_backend_fp32_matches_plain_eager(probe, photos):
 
 
 def _task_cache_key(path):
-    """The OpenVINO cache key the task itself uses for this checkpoint (so task tests reuse the conversion)."""
+    """The OpenVINO cache key the task itself uses for this checkpoint (so task tests reuse the
+    conversion)."""
     from infer_torchvision_resnext.model_source import resolve_source
     from infer_torchvision_resnext.params import InferResnextParams
 
@@ -131,7 +158,7 @@ needs_openvino = pytest.mark.skipif(not backends.openvino_available(), reason="o
 
 @needs_openvino
 def test_openvino_backend_converts_once_then_reuses(probe, photos, monkeypatch, _openvino_cache):
-    from infer_torchvision_resnext import openvino_backend
+    from infer_torchvision_resnext.backends import openvino_backend
 
     path, _, _ = probe
     ckpt = load_checkpoint(path)
@@ -152,8 +179,14 @@ def test_openvino_backend_converts_once_then_reuses(probe, photos, monkeypatch, 
     np.testing.assert_allclose(first.infer(batch), ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
     ir = _openvino_cache / "openvino" / openvino_backend.model_key(key, prep, 8) / "model.xml"
     converted = len(built)  # 1, or 0 when an earlier test of this session already converted this checkpoint
-    assert ir.is_file() and converted <= 1 and openvino_backend.stats["conversions"] - before["conversions"] == converted
-    second = openvino_backend.OpenVINOBackend(factory, prep, runtime, cache_key=key, num_classes=8)  # same process
+    assert (
+        ir.is_file()
+        and converted <= 1
+        and openvino_backend.stats["conversions"] - before["conversions"] == converted
+    )
+    second = openvino_backend.OpenVINOBackend(
+        factory, prep, runtime, cache_key=key, num_classes=8
+    )  # same process
     assert second.compiled is first.compiled and len(built) == converted
     assert openvino_backend.stats["memory_hits"] - before["memory_hits"] == 1
     openvino_backend.clear_memory_cache()  # as a new process would: read the IR, no conversion
@@ -165,15 +198,19 @@ def test_openvino_backend_converts_once_then_reuses(probe, photos, monkeypatch, 
 
 @needs_openvino
 def test_openvino_batches_keep_order(probe, photos):
-    from infer_torchvision_resnext.openvino_backend import OpenVINOBackend
+    from infer_torchvision_resnext.backends.openvino_backend import OpenVINOBackend
 
     path, crops, _ = probe
     ckpt = load_checkpoint(path)
     prep = ckpt.manifest.preprocessing
     batch = preprocess_batch(crops[:10], prep)
-    backend = OpenVINOBackend(lambda: build_model(load_checkpoint(path)), prep, Runtime("openvino", "cpu", "fp32"),
-                              cache_key=_task_cache_key(path),
-                              num_classes=8)
+    backend = OpenVINOBackend(
+        lambda: build_model(load_checkpoint(path)),
+        prep,
+        Runtime("openvino", "cpu", "fp32"),
+        cache_key=_task_cache_key(path),
+        num_classes=8,
+    )
     whole = backend.infer(batch)
     parts = np.concatenate(list(backend.infer_batches([batch[:3], batch[3:4], batch[4:]])))
     np.testing.assert_allclose(parts, whole, rtol=1e-4, atol=1e-4)
@@ -193,19 +230,28 @@ def _compiled_hint(backend, hint: str) -> str:
 @pytest.mark.parametrize("batch_size", [8, 1])
 def test_openvino_hint_and_requests_fit_each_call_pattern(probe, photos, batch_size):
     """Folder batches and ROI calls keep every THROUGHPUT request busy; a single crop runs on LATENCY."""
-    from infer_torchvision_resnext.openvino_modes import LATENCY, THROUGHPUT, hint_for
+    from infer_torchvision_resnext.backends._openvino_modes import LATENCY, THROUGHPUT, hint_for
     from infer_torchvision_resnext.task import InferTorchvisionResnext
-    from workflow.results import DetectionsResult
+    from workflow.core.results import DetectionsResult
 
-    task = InferTorchvisionResnext({"model_weight_file": str(probe[0]), "backend": "openvino", "precision": "fp32",
-                                    "device": "cpu", "batch_size": batch_size})
+    task = InferTorchvisionResnext(
+        {
+            "model_weight_file": str(probe[0]),
+            "backend": "openvino",
+            "precision": "fp32",
+            "device": "cpu",
+            "batch_size": batch_size,
+        }
+    )
     backend = task.load_model().backend
     image = photos["chelsea"]
     task.run_batch([{"image": image}])  # a single image
     assert backend.last_call == (LATENCY, 1, 1) and _compiled_hint(backend, LATENCY) == LATENCY
     requests = backend.modes.get(THROUGHPUT).requests
     assert _compiled_hint(backend, THROUGHPUT) == THROUGHPUT
-    assert requests == int(backend.modes.get(THROUGHPUT).compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    assert requests == int(
+        backend.modes.get(THROUGHPUT).compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+    )
 
     task.run_batch([{"image": image}] * 8)  # a folder batch of 8
     hint = hint_for(8, requests)
@@ -214,20 +260,29 @@ def test_openvino_hint_and_requests_fit_each_call_pattern(probe, photos, batch_s
     assert backend.last_call[2] >= backend.last_call[1]  # at least one chunk per request in flight
 
     h, w = image.shape[:2]
-    boxes = DetectionsResult([(0, 0, w // 2, h // 2), (w // 2, 0, w, h // 2), (0, h // 2, w, h)], ["a", "b", "c"], [1.0] * 3)
+    boxes = DetectionsResult(
+        [(0, 0, w // 2, h // 2), (w // 2, 0, w, h // 2), (0, h // 2, w, h)], ["a", "b", "c"], [1.0] * 3
+    )
     task.run_batch([{"image": image, "detections": boxes}])  # ROI mode: the image and 3 boxes, 4 crops
-    assert backend.last_call[0] == hint_for(4, requests) and backend.last_call[2] >= min(4, backend.last_call[1])
+    assert backend.last_call[0] == hint_for(4, requests) and backend.last_call[2] >= min(
+        4, backend.last_call[1]
+    )
 
 
 @needs_openvino
 def test_openvino_hint_pinned_by_the_user_config(probe, monkeypatch):
-    from infer_torchvision_resnext.openvino_backend import OpenVINOBackend
+    from infer_torchvision_resnext.backends.openvino_backend import OpenVINOBackend
 
     monkeypatch.setenv("WORKFLOW_OPENVINO_CONFIG", "PERFORMANCE_HINT=LATENCY")
     ckpt = load_checkpoint(probe[0])
     prep = ckpt.manifest.preprocessing
-    backend = OpenVINOBackend(lambda: build_model(load_checkpoint(probe[0])), prep, Runtime("openvino", "cpu", "fp32"),
-                              cache_key=_task_cache_key(probe[0]), num_classes=8)
+    backend = OpenVINOBackend(
+        lambda: build_model(load_checkpoint(probe[0])),
+        prep,
+        Runtime("openvino", "cpu", "fp32"),
+        cache_key=_task_cache_key(probe[0]),
+        num_classes=8,
+    )
     backend.infer(preprocess_batch(probe[1][:8], prep))
     assert backend.last_call == ("LATENCY", 1, 1) and set(backend.modes.compiled()) == {"LATENCY"}
     backend.close()
@@ -240,14 +295,16 @@ def test_cuda_fp16_agrees_with_cpu_fp32(probe, photos):
     prep = ckpt.manifest.preprocessing
     batch = preprocess_batch(crops[:32], prep)
     ref = TorchBackend(build_model(ckpt), prep, Runtime("torch", "cpu", "fp32")).infer(batch)
-    gpu = TorchBackend(build_model(load_checkpoint(path)), prep, resolve_runtime("auto", "auto", "auto")).infer(batch)
+    gpu = TorchBackend(
+        build_model(load_checkpoint(path)), prep, resolve_runtime("auto", "auto", "auto")
+    ).infer(batch)
     assert gpu.dtype == np.float32 and (gpu.argmax(1) == ref.argmax(1)).mean() >= 0.99
 
 
 def test_openvino_disk_cache_keeps_the_most_recent_entries(tmp_path):
     import os
 
-    from infer_torchvision_resnext.openvino_backend import _prune
+    from infer_torchvision_resnext.backends.openvino_backend import _prune
 
     for i in range(5):
         entry = tmp_path / f"key{i}"
@@ -262,12 +319,17 @@ def test_openvino_disk_cache_keeps_the_most_recent_entries(tmp_path):
 
 @needs_openvino
 def test_openvino_failure_while_preparing_a_batch_leaves_no_request_running(probe):
-    from infer_torchvision_resnext.openvino_backend import OpenVINOBackend
+    from infer_torchvision_resnext.backends.openvino_backend import OpenVINOBackend
 
     path, crops, _ = probe
     prep = load_checkpoint(path).manifest.preprocessing
-    backend = OpenVINOBackend(lambda: build_model(load_checkpoint(path)), prep, Runtime("openvino", "cpu", "fp32"),
-                              cache_key=_task_cache_key(path), num_classes=8)
+    backend = OpenVINOBackend(
+        lambda: build_model(load_checkpoint(path)),
+        prep,
+        Runtime("openvino", "cpu", "fp32"),
+        cache_key=_task_cache_key(path),
+        num_classes=8,
+    )
     batch = preprocess_batch(crops[:4], prep)
 
     def broken():

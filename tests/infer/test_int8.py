@@ -1,4 +1,5 @@
 """INT8 through NNCF: cache entries, calibration folders, precision int8 and what auto picks."""
+
 from __future__ import annotations
 
 import json
@@ -7,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from infer_torchvision_resnext import int8_cache
-from infer_torchvision_resnext.int8_calibration import calibration_files
-from infer_torchvision_resnext.int8_select import int8_available
-from workflow import runtime as shared_runtime
-from workflow.errors import SetupError
+from infer_torchvision_resnext.int8 import cache as int8_cache
+from infer_torchvision_resnext.int8.calibration import calibration_files
+from infer_torchvision_resnext.int8.select import int8_available
+from workflow.core import runtime as shared_runtime
+from workflow.core.errors import SetupError
 
 pytestmark = pytest.mark.skipif(not int8_available(), reason="nncf/openvino are not installed")
 AVX2 = shared_runtime.CpuInfo("AMD EPYC (test)", frozenset({"avx2", "fma"}))
@@ -31,10 +32,20 @@ def _tiny_ov_model():
     rng = np.random.default_rng(0)
     x = ops.parameter([-1, 32, 32, 3], ov.Type.u8, name="image")
     f = ops.transpose(ops.convert(x, ov.Type.f32), ops.constant(np.array([0, 3, 1, 2])))
-    f = ops.relu(ops.convolution(f, ops.constant(rng.normal(0, 0.05, (16, 3, 3, 3)).astype(np.float32)),
-                                 [1, 1], [1, 1], [1, 1], [1, 1]))
+    f = ops.relu(
+        ops.convolution(
+            f,
+            ops.constant(rng.normal(0, 0.05, (16, 3, 3, 3)).astype(np.float32)),
+            [1, 1],
+            [1, 1],
+            [1, 1],
+            [1, 1],
+        )
+    )
     f = ops.reduce_mean(f, ops.constant(np.array([2, 3])), keep_dims=False)
-    return ov.Model([ops.matmul(f, ops.constant(rng.normal(0, 1, (16, 10)).astype(np.float32)), False, False)], [x])
+    return ov.Model(
+        [ops.matmul(f, ops.constant(rng.normal(0, 1, (16, 10)).astype(np.float32)), False, False)], [x]
+    )
 
 
 def _save_crops(folder: Path, images: list[np.ndarray]) -> Path:
@@ -47,13 +58,23 @@ def _save_crops(folder: Path, images: list[np.ndarray]) -> Path:
 
 
 def test_entries_are_found_by_weights_preprocessing_and_calibration(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKFLOW_CACHE_DIR", str(tmp_path / "cache"))  # its damaged record stays out of the session's cache
+    monkeypatch.setenv(
+        "WORKFLOW_CACHE_DIR", str(tmp_path / "cache")
+    )  # its damaged record stays out of the session's cache
     weights = tmp_path / "w.pt"
     weights.write_bytes(b"weights")
     sha = int8_cache.file_sha256(weights)
     folder = int8_cache.cache_folder(sha, "k1")
-    int8_cache.write_entry(folder, _tiny_ov_model(), {"weights_sha256": sha, "preprocessing": {"crop_size": 32},
-                                                      "calibration_id": "c1", "check": {"top1_agreement": 0.995}})
+    int8_cache.write_entry(
+        folder,
+        _tiny_ov_model(),
+        {
+            "weights_sha256": sha,
+            "preprocessing": {"crop_size": 32},
+            "calibration_id": "c1",
+            "check": {"top1_agreement": 0.995},
+        },
+    )
     assert int8_cache.find_entry(sha, {"crop_size": 32}).agreement == 0.995
     assert int8_cache.find_entry(sha, {"crop_size": 32}, calibration="c1").folder == folder
     assert int8_cache.find_entry(sha, {"crop_size": 32}, calibration="c2") is None
@@ -73,8 +94,15 @@ def test_calibration_folder_errors_name_the_folder(tmp_path):
         calibration_files(tmp_path / "empty", task_id="classify")
 
 
-@pytest.mark.parametrize("flags,agreement,expected", [
-    ({"avx2", "amx_bf16"}, 1.0, "bf16"), ({"avx2"}, 0.995, "int8"), ({"avx2"}, 0.98, "fp32"), ({"avx2"}, None, "fp32")])
+@pytest.mark.parametrize(
+    "flags,agreement,expected",
+    [
+        ({"avx2", "amx_bf16"}, 1.0, "bf16"),
+        ({"avx2"}, 0.995, "int8"),
+        ({"avx2"}, 0.98, "fp32"),
+        ({"avx2"}, None, "fp32"),
+    ],
+)
 def test_auto_picks_by_cpu_class_and_recorded_agreement(monkeypatch, flags, agreement, expected):
     monkeypatch.setattr(shared_runtime, "cpu_info", lambda: shared_runtime.CpuInfo("cpu", frozenset(flags)))
     chosen = shared_runtime.resolve_runtime("cpu", "auto", int8_agreement=agreement, int8=True)
@@ -82,7 +110,7 @@ def test_auto_picks_by_cpu_class_and_recorded_agreement(monkeypatch, flags, agre
 
 
 def test_int8_is_refused_where_it_cannot_run():
-    from workflow.errors import ParamError
+    from workflow.core.errors import ParamError
 
     with pytest.raises(ParamError, match="precision' is 'int8'.*OpenVINO"):
         shared_runtime.resolve_runtime("cpu", "int8")
@@ -92,20 +120,28 @@ def test_int8_without_calibration_says_what_is_missing(probe, avx2):
     from infer_torchvision_resnext.task import InferTorchvisionResnext
 
     task = InferTorchvisionResnext({"model_weight_file": str(probe[0]), "precision": "int8"})
-    with pytest.raises(SetupError, match="precision' is 'int8' but no calibrated INT8 model .*calibration_folder"):
+    with pytest.raises(
+        SetupError, match="precision' is 'int8' but no calibrated INT8 model .*calibration_folder"
+    ):
         task.load_model()
 
 
-def test_calibration_folder_quantizes_once_and_auto_follows_the_agreement(probe, photos, tmp_path, avx2, monkeypatch):
+def test_calibration_folder_quantizes_once_and_auto_follows_the_agreement(
+    probe, photos, tmp_path, avx2, monkeypatch
+):
     """int8 on the probe (a model that really classifies the photos), calibrated on 24 crops of them; a second
     task reuses the cached model; auto takes it only while its recorded agreement is >= 99%."""
-    from infer_torchvision_resnext import int8_calibration
+    from infer_torchvision_resnext.int8 import calibration as int8_calibration
     from infer_torchvision_resnext.task import InferTorchvisionResnext
 
     path, crops, labels = probe
     folder = _save_crops(tmp_path / "cal", crops[::10][:24])
-    int8 = InferTorchvisionResnext({"model_weight_file": str(path), "precision": "int8", "calibration_folder": str(folder)})
-    fp32 = InferTorchvisionResnext({"model_weight_file": str(path), "precision": "fp32", "backend": "openvino"})
+    int8 = InferTorchvisionResnext(
+        {"model_weight_file": str(path), "precision": "int8", "calibration_folder": str(folder)}
+    )
+    fp32 = InferTorchvisionResnext(
+        {"model_weight_file": str(path), "precision": "fp32", "backend": "openvino"}
+    )
     assert int8.load_model().runtime.precision == "int8"
     held_out = crops[5::10][:40]
     ours = [o["classification"].top.index for o in int8.run_batch([{"image": im} for im in held_out])]
@@ -125,17 +161,20 @@ def test_calibration_folder_quantizes_once_and_auto_follows_the_agreement(probe,
 
 
 def test_quantized_model_keeps_the_stem_convolution_fp32():
-    """Every convolution but the first runs in INT8; the stem reads the normalised pixels with fp32 weights."""
+    """Every convolution but the first runs in INT8; the stem reads the normalised pixels with fp32
+    weights."""
     import openvino as ov
     import openvino.opset13 as ops
 
-    from infer_torchvision_resnext.int8_quantize import first_convolution, quantize_model
+    from infer_torchvision_resnext.int8.quantize import first_convolution, quantize_model
 
     rng = np.random.default_rng(1)
     x = ops.parameter([-1, 16, 16, 3], ov.Type.u8, name="image")
     f = ops.transpose(ops.convert(x, ov.Type.f32), ops.constant(np.array([0, 3, 1, 2])))
-    f = ops.multiply(ops.subtract(f, ops.constant(np.full((1, 3, 1, 1), 120, np.float32))),  # mean/std in the graph
-                     ops.constant(np.full((1, 3, 1, 1), 1 / 58, np.float32)))
+    f = ops.multiply(
+        ops.subtract(f, ops.constant(np.full((1, 3, 1, 1), 120, np.float32))),  # mean/std in the graph
+        ops.constant(np.full((1, 3, 1, 1), 1 / 58, np.float32)),
+    )
     for cin, cout in ((3, 8), (8, 8)):
         w = ops.constant(rng.normal(0, 0.2, (cout, cin, 3, 3)).astype(np.float32))
         f = ops.relu(ops.convolution(f, w, [1, 1], [1, 1], [1, 1], [1, 1]))

@@ -1,24 +1,43 @@
 """Model building: names, weights API, preprocessing recipes, offline weights."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
+from infer_torchvision_resnext.models import (
+    MODEL_NAMES,
+    WeightsUnavailableError,
+    create_model,
+    ensure_weights_available,
+    imagenet_categories,
+    resolve_arch,
+    resolve_weights,
+    weight_choices,
+    weights_cache_path,
+    weights_file_name,
+)
 from infer_torchvision_resnext.recipe import Preprocessing
-from infer_torchvision_resnext.models import (MODEL_NAMES, WeightsUnavailableError, create_model,
-                                              ensure_weights_available, imagenet_categories, resolve_arch,
-                                              resolve_weights, weight_choices, weights_cache_path, weights_file_name)
-from workflow.errors import ParamError, WorkflowError
+from workflow.core.errors import ParamError, WorkflowError
 
 
-@pytest.mark.parametrize("name, arch", [("resnext50", "resnext50_32x4d"), ("resnext101", "resnext101_32x8d"),
-                                        ("resnext101_64x4d", "resnext101_64x4d"), ("resnext50_32x4d", "resnext50_32x4d")])
+@pytest.mark.parametrize(
+    "name, arch",
+    [
+        ("resnext50", "resnext50_32x4d"),
+        ("resnext101", "resnext101_32x8d"),
+        ("resnext101_64x4d", "resnext101_64x4d"),
+        ("resnext50_32x4d", "resnext50_32x4d"),
+    ],
+)
 def test_resolve_arch_accepts_short_and_full_names(name, arch):
     assert resolve_arch(name) == arch
 
 
 def test_resolve_arch_unknown_suggests_closest():
-    with pytest.raises(ParamError, match=r"unknown model_name 'resnxt50' \(did you mean 'resnext50'\?\); valid: resnext50"):
+    with pytest.raises(
+        ParamError, match=r"unknown model_name 'resnxt50' \(did you mean 'resnext50'\?\); valid: resnext50"
+    ):
         resolve_arch("resnxt50")
 
 
@@ -30,7 +49,11 @@ def test_resolve_weights_default_and_named():
 
 
 def test_resolve_weights_unknown_names_choices():
-    with pytest.raises(ParamError, match=r"pretrained_weights 'IMAGENET1K_V2' does not exist for resnext101_64x4d; choices: DEFAULT, IMAGENET1K_V1$"):
+    with pytest.raises(
+        ParamError,
+        match=r"pretrained_weights 'IMAGENET1K_V2' does not exist for resnext101_64x4d; "
+        r"choices: DEFAULT, IMAGENET1K_V1$",
+    ):
         resolve_weights("resnext101_64x4d", "IMAGENET1K_V2")
 
 
@@ -73,7 +96,9 @@ def test_offline_weights_error_names_file_and_cache_folder(torch_home, no_networ
 def test_offline_env_fails_without_trying_a_download(torch_home, monkeypatch):
     monkeypatch.setenv("WORKFLOW_OFFLINE", "1")
     weights = resolve_weights("resnext101_64x4d")
-    with pytest.raises(WeightsUnavailableError, match=r"'resnext101_64x4d-173b62eb.pth' .*WORKFLOW_OFFLINE is set"):
+    with pytest.raises(
+        WeightsUnavailableError, match=r"'resnext101_64x4d-173b62eb.pth' .*WORKFLOW_OFFLINE is set"
+    ):
         create_model("resnext101_64x4d", weights=weights)
     assert not weights_cache_path(weights).exists()
 
@@ -99,7 +124,10 @@ def test_cached_weights_needing_pickle_code_are_refused(torch_home, no_network):
     cache = weights_cache_path(weights)
     cache.parent.mkdir(parents=True)
     torch.save({"x": _Evil()}, cache)
-    with pytest.raises(WeightsUnavailableError, match=r"cached weights file '.*resnext50_32x4d-7cdf4587.pth' cannot be loaded"):
+    with pytest.raises(
+        WeightsUnavailableError,
+        match=r"cached weights file '.*resnext50_32x4d-7cdf4587.pth' cannot be loaded",
+    ):
         create_model("resnext50", weights=weights)
 
 
@@ -109,7 +137,11 @@ class _Evil:
 
 
 def test_model_names_table_is_the_contract():
-    assert MODEL_NAMES == {"resnext50": "resnext50_32x4d", "resnext101": "resnext101_32x8d", "resnext101_64x4d": "resnext101_64x4d"}
+    assert MODEL_NAMES == {
+        "resnext50": "resnext50_32x4d",
+        "resnext101": "resnext101_32x8d",
+        "resnext101_64x4d": "resnext101_64x4d",
+    }
 
 
 def test_the_recipe_module_imports_nothing_of_its_package():

@@ -1,16 +1,19 @@
-"""OpenVINO properties: the user's tuning passes through; a process running fewer threads than its CPUs is not pinned."""
+"""OpenVINO properties: the user's tuning passes through; a process running fewer threads than its CPUs is not
+pinned."""
+
 from __future__ import annotations
 
 import pytest
 
-from infer_torchvision_resnext import openvino_config
-from infer_torchvision_resnext.openvino_config import extra_config
+from infer_torchvision_resnext.backends import _openvino_config as openvino_config
+from infer_torchvision_resnext.backends._openvino_config import extra_config
 
 
 @pytest.fixture
 def cpus(monkeypatch):
     def set_cpus(n: int) -> None:
         monkeypatch.setattr(openvino_config.runtime, "usable_cpus", lambda: n)
+
     return set_cpus
 
 
@@ -22,11 +25,17 @@ def test_user_properties_pass_through(monkeypatch, cpus):
     assert extra_config() == {}
 
 
-@pytest.mark.parametrize("threads, cores, pinned", [("1", 2, False), ("3", 8, False), ("2", 2, None), ("4", 2, None)])
+@pytest.mark.parametrize(
+    "threads, cores, pinned", [("1", 2, False), ("3", 8, False), ("2", 2, None), ("4", 2, None)]
+)
 def test_fewer_threads_than_cpus_turns_pinning_off(monkeypatch, cpus, threads, cores, pinned):
     cpus(cores)
     monkeypatch.setenv("WORKFLOW_OPENVINO_CONFIG", f"INFERENCE_NUM_THREADS={threads}")
-    expected = {"INFERENCE_NUM_THREADS": threads} if pinned is None else {"INFERENCE_NUM_THREADS": threads, "ENABLE_CPU_PINNING": "NO"}
+    expected = (
+        {"INFERENCE_NUM_THREADS": threads}
+        if pinned is None
+        else {"INFERENCE_NUM_THREADS": threads, "ENABLE_CPU_PINNING": "NO"}
+    )
     assert extra_config() == expected
 
 

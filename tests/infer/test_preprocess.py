@@ -1,15 +1,21 @@
 """Preprocessing: faithful to the weights' transforms, every image kind users have."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from infer_torchvision_resnext.recipe import Preprocessing
 from infer_torchvision_resnext.models import resolve_weights
-from infer_torchvision_resnext.preprocess import (as_rgb_image, normalize_nchw, preprocess, preprocess_batch,
-                                                  resized_size)
-from workflow.errors import InputError
+from infer_torchvision_resnext.preprocess import (
+    as_rgb_image,
+    normalize_nchw,
+    preprocess,
+    preprocess_batch,
+    resized_size,
+)
+from infer_torchvision_resnext.recipe import Preprocessing
+from workflow.core.errors import InputError
 
 
 @pytest.mark.parametrize("which", ["IMAGENET1K_V1", "IMAGENET1K_V2"])
@@ -20,10 +26,13 @@ def test_matches_the_weights_own_transforms(photos, name, which):
 
     weights = resolve_weights("resnext50", which)
     prep = Preprocessing.from_weights(weights)
-    ours = normalize_nchw(torch.from_numpy(preprocess(photos[name], prep, exact=True)[None]), prep.mean, prep.std)
+    ours = normalize_nchw(
+        torch.from_numpy(preprocess(photos[name], prep, exact=True)[None]), prep.mean, prep.std
+    )
     theirs = weights.transforms()(Image.fromarray(photos[name]))[None]
     assert ours.shape == theirs.shape == (1, 3, 224, 224)
-    # one uint8 step at most (Pillow's crop-box resampling rounds like the full resize), i.e. < 0.02 after /std
+    # one uint8 step at most (Pillow's crop-box resampling rounds like the full resize), i.e. < 0.02 after
+    # /std
     assert (ours - theirs).abs().max().item() < 1.01 / 255 / 0.224
 
 
@@ -37,8 +46,10 @@ def test_bicubic_and_nearest_interpolations_run(photos):
     for interp in ("bicubic", "nearest"):
         out = preprocess(photos["chelsea"], Preprocessing(48, 55, interp))
         assert out.shape == (48, 48, 3) and out.dtype == np.uint8
-    assert not np.array_equal(preprocess(photos["chelsea"], Preprocessing(48, 55, "bicubic")),
-                              preprocess(photos["chelsea"], Preprocessing(48, 55, "nearest")))
+    assert not np.array_equal(
+        preprocess(photos["chelsea"], Preprocessing(48, 55, "bicubic")),
+        preprocess(photos["chelsea"], Preprocessing(48, 55, "nearest")),
+    )
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 5), (7, 300), (300, 7)])
@@ -67,7 +78,9 @@ def test_batch_is_uint8_nhwc(photos):
 
 
 def test_wrong_inputs_are_refused_with_a_hint(photos):
-    with pytest.raises(InputError, match=r"expected an HxWx3 uint8 RGB array, got ndarray shape \(512, 512\) .*as_rgb_image"):
+    with pytest.raises(
+        InputError, match=r"expected an HxWx3 uint8 RGB array, got ndarray shape \(512, 512\) .*as_rgb_image"
+    ):
         preprocess(np.zeros((512, 512), np.uint8), Preprocessing.default(32))
     with pytest.raises(InputError, match=r"image is empty"):
         preprocess(np.zeros((0, 5, 3), np.uint8), Preprocessing.default(32))
@@ -98,14 +111,17 @@ def test_as_rgb_image_refusals():
 
 @pytest.mark.parametrize("name", ["chelsea", "coffee", "camera"])
 def test_fast_path_for_mild_rescales_stays_close_to_pillow(photos, name):
-    """Images decoded at reduced scale (shorter side just above resize_size) or upscaled take OpenCV's path."""
+    """Images decoded at reduced scale (shorter side just above resize_size) or upscaled take OpenCV's
+    path."""
     from PIL import Image
 
     prep = Preprocessing(224, 232)
     for short in (240, 150):  # a mild shrink (draft-decoded JPEG) and an upscale
         img = photos[name]
         h, w = img.shape[:2]
-        small = np.asarray(Image.fromarray(img).resize((round(w * short / min(h, w)), round(h * short / min(h, w)))))
+        small = np.asarray(
+            Image.fromarray(img).resize((round(w * short / min(h, w)), round(h * short / min(h, w))))
+        )
         fast, exact = preprocess(small, prep).astype(int), preprocess(small, prep, exact=True).astype(int)
         assert fast.shape == exact.shape == (224, 224, 3)
         assert np.abs(fast - exact).mean() < 1.0 and np.percentile(np.abs(fast - exact), 99) <= 8

@@ -3,6 +3,7 @@
 Runs the example pipeline through the CLI entry point in-process, on a 50-image folder with an
 empty TORCH_HOME and WORKFLOW_OFFLINE unset, counting the download attempts.
 """
+
 from __future__ import annotations
 
 import urllib.error
@@ -68,8 +69,12 @@ def test_weights_missing_offline_stop_the_folder_run_at_once(folder, downloads, 
 
 def _run_with_class_file(class_file: Path, folder, tmp_path, capsys) -> tuple[int, list[str], str]:
     pipeline = tmp_path / "classify.yaml"
-    pipeline.write_text(EXAMPLE.read_text().replace("params: {model_name: resnext50, top_k: 3}",
-                                                    f"params: {{model_name: resnext50, top_k: 3, class_file: '{class_file}'}}"))
+    pipeline.write_text(
+        EXAMPLE.read_text().replace(
+            "params: {model_name: resnext50, top_k: 3}",
+            f"params: {{model_name: resnext50, top_k: 3, class_file: '{class_file}'}}",
+        )
+    )
     assert "class_file" in pipeline.read_text()
     code = main(["run", str(pipeline), "--input", f"image={folder}", "--output", str(tmp_path / "out")])
     err = capsys.readouterr().err
@@ -83,7 +88,11 @@ def test_a_missing_class_file_stops_the_folder_run_at_once(folder, downloads, tm
     assert len(lines) == 1, err
     # caught when the pipeline is loaded, before any model or image: file, line, task and parameter
     assert lines[0].startswith(f"error: {tmp_path / 'classify.yaml'}:"), lines[0]
-    assert "task 'classify'" in lines[0] and "class_file" in lines[0] and f"'{missing}' does not exist" in lines[0]
+    assert (
+        "task 'classify'" in lines[0]
+        and "class_file" in lines[0]
+        and f"'{missing}' does not exist" in lines[0]
+    )
     assert downloads == []
     _assert_no_repeated_lines(err)
 
@@ -94,6 +103,8 @@ def test_an_empty_class_file_stops_the_folder_run_at_once(folder, downloads, tmp
     code, lines, err = _run_with_class_file(empty, folder, tmp_path, capsys)
     assert code == 1, err
     assert len(lines) == 1, err
-    assert lines[0].startswith(f"error: task 'classify': parameter 'class_file': class file '{empty}' has no class names")
+    assert lines[0].startswith(
+        f"error: task 'classify': parameter 'class_file': class file '{empty}' has no class names"
+    )
     assert downloads == []  # the class file is read before any weights are fetched
     _assert_no_repeated_lines(err)

@@ -1,4 +1,5 @@
 """The infer_torchvision_resnext task: parameters, model reuse, results, ROI mode, image kinds, workflows."""
+
 from __future__ import annotations
 
 import json
@@ -8,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from infer_torchvision_resnext.checkpoint import CheckpointError
+from infer_torchvision_resnext.checkpoint.format import CheckpointError
 from infer_torchvision_resnext.models import WeightsUnavailableError, imagenet_categories
 from infer_torchvision_resnext.preprocess import as_rgb_image
 from infer_torchvision_resnext.task import InferTorchvisionResnext
 from workflow import Workflow
-from workflow.errors import ParamError, PortError, SetupError
-from workflow.ports import Classification, Model
-from workflow.results import ClassificationResult, ClassScore, DetectionsResult
+from workflow.core.errors import ParamError, PortError, SetupError
+from workflow.core.ports import Classification, Model
+from workflow.core.results import ClassificationResult, ClassScore, DetectionsResult
 
 FAST = {"backend": "torch", "precision": "fp32", "device": "cpu"}
 
@@ -36,45 +37,84 @@ def classify(task, image, **inputs):
 # -- parameters -------------------------------------------------------------------
 def test_defaults_follow_ikomia_names():
     p = InferTorchvisionResnext().get_parameters()
-    assert p == {"model_name": "resnext50", "input_size": None, "pretrained_weights": "DEFAULT", "model_weight_file": None,
-                 "class_file": None, "top_k": 5, "device": "auto", "precision": "auto", "backend": "auto", "batch_size": 8,
-                 "dataset": None, "annotated_min_side": 0, "calibration_folder": None}
+    assert p == {
+        "model_name": "resnext50",
+        "input_size": None,
+        "pretrained_weights": "DEFAULT",
+        "model_weight_file": None,
+        "class_file": None,
+        "top_k": 5,
+        "device": "auto",
+        "precision": "auto",
+        "backend": "auto",
+        "batch_size": 8,
+        "dataset": None,
+        "annotated_min_side": 0,
+        "calibration_folder": None,
+    }
 
 
 def test_strings_are_coerced_and_aliases_accepted():
     task = InferTorchvisionResnext()
-    task.set_parameters({"input_size": "64", "top_k": "3", "batch_size": "4", "model_name": "resnext101_32x8d",
-                         "pretrained_weights": "imagenet1k_v1", "device": "CPU", "precision": "BF16", "backend": "Torch",
-                         "model_path": "/models/best.pt", "class_file": "none"})
+    task.set_parameters(
+        {
+            "input_size": "64",
+            "top_k": "3",
+            "batch_size": "4",
+            "model_name": "resnext101_32x8d",
+            "pretrained_weights": "imagenet1k_v1",
+            "device": "CPU",
+            "precision": "BF16",
+            "backend": "Torch",
+            "model_path": "/models/best.pt",
+            "class_file": "none",
+        }
+    )
     p = task.get_parameters()
     assert (p["input_size"], p["top_k"], p["batch_size"], p["model_name"]) == (64, 3, 4, "resnext101")
-    assert (p["pretrained_weights"], p["device"], p["precision"], p["backend"]) == ("IMAGENET1K_V1", "cpu", "bf16", "torch")
+    assert (p["pretrained_weights"], p["device"], p["precision"], p["backend"]) == (
+        "IMAGENET1K_V1",
+        "cpu",
+        "bf16",
+        "torch",
+    )
     assert p["model_weight_file"] == "/models/best.pt" and p["class_file"] is None
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"top_k": "0"}, r"parameter 'top_k' got '0', expected int \(>= 1\)"),
-    ({"model_name": "resnxt50"}, r"parameter 'model_name' got 'resnxt50', expected one of 'resnext50', 'resnext101'"),
-    ({"precision": "int4"}, r"parameter 'precision' got 'int4'"),
-    ({"modle_name": "resnext50"}, r"unknown parameter 'modle_name' \(did you mean 'model_name'\?\)"),
-    ({"input_size": "big"}, r"parameter 'input_size' got 'big'"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"top_k": "0"}, r"parameter 'top_k' got '0', expected int \(>= 1\)"),
+        (
+            {"model_name": "resnxt50"},
+            r"parameter 'model_name' got 'resnxt50', expected one of 'resnext50', 'resnext101'",
+        ),
+        ({"precision": "int4"}, r"parameter 'precision' got 'int4'"),
+        ({"modle_name": "resnext50"}, r"unknown parameter 'modle_name' \(did you mean 'model_name'\?\)"),
+        ({"input_size": "big"}, r"parameter 'input_size' got 'big'"),
+    ],
+)
 def test_bad_parameters_name_task_field_and_value(values, message):
     with pytest.raises(ParamError, match=rf"task 'infer_torchvision_resnext': {message}"):
         InferTorchvisionResnext().set_parameters(values)
 
 
 def test_weights_that_do_not_exist_for_the_model_are_refused_at_load(torch_home):
-    task = InferTorchvisionResnext({"model_name": "resnext101_64x4d", "pretrained_weights": "IMAGENET1K_V2", **FAST})
-    with pytest.raises(SetupError, match=r"^task 'infer_torchvision_resnext': parameter 'pretrained_weights': "
-                                         r"pretrained_weights 'IMAGENET1K_V2' does not exist for resnext101_64x4d; "
-                                         r"choices: DEFAULT, IMAGENET1K_V1") as info:
+    task = InferTorchvisionResnext(
+        {"model_name": "resnext101_64x4d", "pretrained_weights": "IMAGENET1K_V2", **FAST}
+    )
+    with pytest.raises(
+        SetupError,
+        match=r"^task 'infer_torchvision_resnext': parameter 'pretrained_weights': "
+        r"pretrained_weights 'IMAGENET1K_V2' does not exist for resnext101_64x4d; "
+        r"choices: DEFAULT, IMAGENET1K_V1",
+    ) as info:
         task.load_model()
     assert isinstance(info.value, ParamError)
 
 
 def test_registered_through_the_entry_point():
-    from workflow.registry import default_registry
+    from workflow.plugins.registry import default_registry
 
     assert default_registry().get("infer_torchvision_resnext") is InferTorchvisionResnext
 
@@ -109,7 +149,9 @@ def test_classification_port_serialises_to_json(probe, photos):
     assert isinstance(out, ClassificationResult)
     data = json.loads(json.dumps(Classification.to_jsonable(out)))
     assert [c["label"] for c in data["classes"]] == [c.label for c in out]
-    assert data["classes"][0]["score"] == pytest.approx(out.top.score) and isinstance(data["classes"][0]["index"], int)
+    assert data["classes"][0]["score"] == pytest.approx(out.top.score) and isinstance(
+        data["classes"][0]["index"], int
+    )
 
 
 def test_annotated_image_leaves_the_input_alone(probe, photos):
@@ -162,14 +204,19 @@ def test_unchanged_params_reuse_the_model_and_changes_rebuild_it(probe, photos, 
     task.set_parameters({"model_path": str(copy)})
     third = task.load_model()
     assert third is not second and str(copy) in third.description
-    os.utime(copy, ns=(os.stat(copy).st_atime_ns, os.stat(copy).st_mtime_ns + 10**9))  # training rewrote the file
+    os.utime(
+        copy, ns=(os.stat(copy).st_atime_ns, os.stat(copy).st_mtime_ns + 10**9)
+    )  # training rewrote the file
     assert task.load_model() is not third
 
 
 def test_model_port_overrides_the_weight_file(probe, photos, tmp_path):
     wf = Workflow(inputs={"image": "image", "model": "model"})
-    task = wf.add_task(name="infer_torchvision_resnext", auto_connect=True,
-                       params={"model_weight_file": str(tmp_path / "missing.pt"), **FAST, "top_k": 1})
+    task = wf.add_task(
+        name="infer_torchvision_resnext",
+        auto_connect=True,
+        params={"model_weight_file": str(tmp_path / "missing.pt"), **FAST, "top_k": 1},
+    )
     assert {(e.src_port, e.dst_port) for e in wf.edges} == {("image", "image"), ("model", "model")}
     out = wf.run(image=photos["chelsea"], model=probe[0])
     assert out["classification"].top.label == "chelsea" and task.get_results()[0].label == "chelsea"
@@ -177,7 +224,7 @@ def test_model_port_overrides_the_weight_file(probe, photos, tmp_path):
 
 
 def test_plain_state_dict_with_class_file(probe, photos, tmp_path):
-    from infer_torchvision_resnext.checkpoint import load_checkpoint
+    from infer_torchvision_resnext.checkpoint.format import load_checkpoint
 
     ckpt = load_checkpoint(probe[0])
     plain = tmp_path / "plain.pth"
@@ -188,9 +235,12 @@ def test_plain_state_dict_with_class_file(probe, photos, tmp_path):
     assert classify(task, photos["coffee"])[0].label == "COFFEE"
     classes.write_text("\n".join(ckpt.manifest.class_names[:7]))  # same path, new content: noticed
     os.utime(classes, ns=(os.stat(classes).st_atime_ns, os.stat(classes).st_mtime_ns + 10**9))
-    with pytest.raises(CheckpointError, match=r"^task 'infer_torchvision_resnext': parameter 'model_weight_file': "
-                                              r"checkpoint '.*plain.pth': 7 class names given but the model head \(fc\) "
-                                              r"has 8 outputs$"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"^task 'infer_torchvision_resnext': parameter 'model_weight_file': "
+        r"checkpoint '.*plain.pth': 7 class names given but the model head \(fc\) "
+        r"has 8 outputs$",
+    ):
         task.load_model()
 
 
@@ -224,7 +274,9 @@ def test_cached_pretrained_weights_give_imagenet_labels(torch_home, no_network, 
 def test_hints_follow_the_prepared_preprocessing(probe, tmp_path):
     task = make_task(tmp_path / "missing.pt", batch_size=6)
     assert task.batch_hint() == 6
-    assert task.decode_hint("image") is None  # nothing prepared: no model is loaded (nor error raised) for a hint
+    assert (
+        task.decode_hint("image") is None
+    )  # nothing prepared: no model is loaded (nor error raised) for a hint
     task.prepare({"model": probe[0]})  # the model port's value, the same for every item of the run
     assert task.decode_hint("image") == 73 and task.decode_hint("detections") is None
     task.set_parameters({"input_size": 48})
@@ -234,23 +286,34 @@ def test_hints_follow_the_prepared_preprocessing(probe, tmp_path):
 
 
 def test_prepare_fails_before_any_image_with_the_task_and_parameter(tmp_path):
-    task = InferTorchvisionResnext({"model_weight_file": str(tmp_path / "missing.pt"), **FAST}, task_id="classify")
-    with pytest.raises(CheckpointError, match=r"^task 'classify': parameter 'model_weight_file': checkpoint '.*missing.pt' "
-                                              r"does not exist$"):
+    task = InferTorchvisionResnext(
+        {"model_weight_file": str(tmp_path / "missing.pt"), **FAST}, task_id="classify"
+    )
+    with pytest.raises(
+        CheckpointError,
+        match=r"^task 'classify': parameter 'model_weight_file': checkpoint '.*missing.pt' "
+        r"does not exist$",
+    ):
         task.prepare({})
     bad = tmp_path / "classes.txt"
     task = InferTorchvisionResnext({"class_file": str(bad), **FAST}, task_id="classify")
-    with pytest.raises(CheckpointError, match=r"^task 'classify': parameter 'class_file': class file '.*classes.txt' cannot be read"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"^task 'classify': parameter 'class_file': class file '.*classes.txt' cannot be read",
+    ):
         task.prepare({})
 
 
 def test_model_name_set_explicitly_must_match_the_checkpoint(probe, photos, caplog):
     """The manifest decides the architecture; an explicit model_name naming another one is a setup error."""
     task = make_task(probe[0], model_name="resnext101")
-    with pytest.raises(SetupError, match=r"^task 'infer_torchvision_resnext': parameter 'model_name' is 'resnext101' "
-                                         r"\(resnext101_32x8d\) but checkpoint '.*probe.pt' holds a resnext50_32x4d"):
+    with pytest.raises(
+        SetupError,
+        match=r"^task 'infer_torchvision_resnext': parameter 'model_name' is 'resnext101' "
+        r"\(resnext101_32x8d\) but checkpoint '.*probe.pt' holds a resnext50_32x4d",
+    ):
         classify(task, photos["chelsea"])
-    with caplog.at_level("INFO", logger="infer_torchvision_resnext.checkpoint"):
+    with caplog.at_level("INFO", logger="infer_torchvision_resnext.checkpoint.format"):
         default = make_task(probe[0], top_k=1)  # model_name left at its default: follows the manifest
         assert classify(default, photos["chelsea"])[0].label == "chelsea"
     assert "model_name (default resnext50) follows it" not in caplog.text  # same architecture: nothing to say
@@ -265,14 +328,22 @@ def test_roi_mode_classifies_each_box(probe, photos):
     canvas[:300, :451] = chelsea
     canvas[:400, 480:1080] = coffee
     boxes = [(0, 0, 451, 300), (480, 0, 1080, 400), (2000, 10, 2100, 50), (1080, 400, 480, 0)]
-    dets = DetectionsResult(boxes=list(boxes), labels=["animal", "thing", "outside", "reversed"], scores=[0.9, 0.8, 0.7, 0.6])
+    dets = DetectionsResult(
+        boxes=list(boxes), labels=["animal", "thing", "outside", "reversed"], scores=[0.9, 0.8, 0.7, 0.6]
+    )
     task = make_task(probe[0], top_k=2)
     result = classify(task, canvas, detections=dets)
     assert isinstance(result, DetectionsResult) and result is not dets
     assert len(result.classifications) == 4 and [len(c) for c in result.classifications] == [2, 2, 0, 2]
-    assert result.labels[:2] == ["chelsea", "coffee"] and result.labels[2] == "outside" and result.scores[2] == 0.0
+    assert (
+        result.labels[:2] == ["chelsea", "coffee"]
+        and result.labels[2] == "outside"
+        and result.scores[2] == 0.0
+    )
     assert result.labels[3] == "coffee"  # corners given in the wrong order are normalised
-    assert dets.labels == ["animal", "thing", "outside", "reversed"] and dets.classifications == []  # input untouched
+    assert (
+        dets.labels == ["animal", "thing", "outside", "reversed"] and dets.classifications == []
+    )  # input untouched
     alone = classify(task, chelsea)
     assert [c.index for c in result.classifications[0]] == [c.index for c in alone]
     drawn = task.get_image_with_graphics()
@@ -310,7 +381,9 @@ def test_every_image_kind(probe, photos):
 
 def test_arrays_that_are_not_rgb_are_refused_by_the_port(probe, photos):
     task = make_task(probe[0])
-    with pytest.raises(PortError, match=r"input 'image' \(image\): expected an HxWx3 uint8 RGB array, got shape \(512, 512\)"):
+    with pytest.raises(
+        PortError, match=r"input 'image' \(image\): expected an HxWx3 uint8 RGB array, got shape \(512, 512\)"
+    ):
         task.set_input("image", photos["camera"][:, :, 0])
     with pytest.raises(PortError, match=r"required input 'image'"):
         task.clear()
@@ -326,10 +399,14 @@ def test_files_through_the_runner_exif_and_16_bit(probe, photos, tmp_path):
     exif[0x0112] = 8  # ...with the tag that tells viewers to rotate it back
     rotated.save(tmp_path / "exif.jpg", exif=exif, quality=95)
     Image.fromarray(upright).save(tmp_path / "plain.jpg", quality=95)
-    grey16 = (photos["camera"][:, :, 0].astype(np.uint16) * 257)
+    grey16 = photos["camera"][:, :, 0].astype(np.uint16) * 257
     Image.fromarray(grey16).save(tmp_path / "deep.png")
     wf = Workflow()
-    task = wf.add_task(name="infer_torchvision_resnext", auto_connect=True, params={"model_weight_file": str(probe[0]), **FAST})
+    task = wf.add_task(
+        name="infer_torchvision_resnext",
+        auto_connect=True,
+        params={"model_weight_file": str(probe[0]), **FAST},
+    )
     wf.run_on(path=tmp_path / "plain.jpg")
     plain = task.get_results()
     wf.run_on(path=tmp_path / "exif.jpg")
@@ -342,9 +419,16 @@ def test_files_through_the_runner_exif_and_16_bit(probe, photos, tmp_path):
 
 def test_a_bad_item_in_a_batch_fails_alone(probe, photos):
     wf = Workflow()
-    wf.add_task(name="infer_torchvision_resnext", auto_connect=True,
-                params={"model_weight_file": str(probe[0]), "device": "cpu", "batch_size": 4, "top_k": 1})
-    items = [{"image": photos["chelsea"]}, {"image": np.zeros((0, 8, 3), np.uint8)}, {"image": photos["coffee"]}]
+    wf.add_task(
+        name="infer_torchvision_resnext",
+        auto_connect=True,
+        params={"model_weight_file": str(probe[0]), "device": "cpu", "batch_size": 4, "top_k": 1},
+    )
+    items = [
+        {"image": photos["chelsea"]},
+        {"image": np.zeros((0, 8, 3), np.uint8)},
+        {"image": photos["coffee"]},
+    ]
     results = wf.run_items(items)
     assert results[1].error is not None and "image is empty" in results[1].error
     assert [r.outputs["classification"].top.label for r in (results[0], results[2])] == ["chelsea", "coffee"]
@@ -361,8 +445,11 @@ def test_folder_run_writes_one_csv_row_per_image_with_top1_and_top_k(probe, phot
     for i, name in enumerate(names):
         PILImage.fromarray(photos[name]).save(folder / ("sub" if i else "") / f"{name}.jpg", quality=92)
     wf = Workflow()
-    wf.add_task(name="infer_torchvision_resnext", params={"model_weight_file": str(probe[0]), "top_k": 2, **FAST},
-                auto_connect=True)
+    wf.add_task(
+        name="infer_torchvision_resnext",
+        params={"model_weight_file": str(probe[0]), "top_k": 2, **FAST},
+        auto_connect=True,
+    )
     report = wf.run_on(folder=folder, output_dir=tmp_path / "out")
     rows = list(csv.DictReader(open(report.results_csv, newline="")))
     assert [r["path"] for r in rows] == sorted(r["path"] for r in rows) and len(rows) == 3
@@ -370,7 +457,9 @@ def test_folder_run_writes_one_csv_row_per_image_with_top1_and_top_k(probe, phot
     for row in rows:
         assert row["label"] == row["top_k"].split(";")[0].split(":")[0]
         assert 0.0 < float(row["score"]) <= 1.0 and row["top_k"].count(";") == 1
-    assert sorted(p.relative_to(tmp_path / "out").parent.as_posix() for p in (tmp_path / "out").rglob("*.jpg")) == [".", "sub", "sub"]
+    assert sorted(
+        p.relative_to(tmp_path / "out").parent.as_posix() for p in (tmp_path / "out").rglob("*.jpg")
+    ) == [".", "sub", "sub"]
 
 
 def test_small_images_are_enlarged_before_labelling_only_when_asked():
@@ -378,8 +467,14 @@ def test_small_images_are_enlarged_before_labelling_only_when_asked():
 
     digit = np.zeros((28, 20, 3), np.uint8)
     digit[10:18, 8:12] = 255
-    assert draw_labels(digit, ["7 0.99"]).shape == digit.shape, "by default the annotated image keeps the input size"
+    assert draw_labels(digit, ["7 0.99"]).shape == digit.shape, (
+        "by default the annotated image keeps the input size"
+    )
     drawn = draw_labels(digit, ["7 0.99"], min_side=128)
     assert drawn.shape == (28 * 7, 20 * 7, 3), "the shorter side (20) is enlarged 7x to reach 128 px"
-    assert np.array_equal(drawn[-40:], digit.repeat(7, 0).repeat(7, 1)[-40:]), "below the label: the enlarged pixels"
-    assert not np.array_equal(drawn[:20], digit.repeat(7, 0).repeat(7, 1)[:20]), "the label is drawn at the top"
+    assert np.array_equal(drawn[-40:], digit.repeat(7, 0).repeat(7, 1)[-40:]), (
+        "below the label: the enlarged pixels"
+    )
+    assert not np.array_equal(drawn[:20], digit.repeat(7, 0).repeat(7, 1)[:20]), (
+        "the label is drawn at the top"
+    )

@@ -2,6 +2,7 @@
 
 Ray comes with the ``ray`` extra, which ``make install`` (and so CI) installs.
 """
+
 from __future__ import annotations
 
 import pytest

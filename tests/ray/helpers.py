@@ -1,4 +1,5 @@
 """Test data for the Ray engine: a folder of small images and a seeded random ResNeXt-50 checkpoint."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,7 +30,7 @@ def make_checkpoint(path: Path) -> Path:
     """A seeded random ResNeXt-50 at 32 px with four classes, saved in the inference plugin's format."""
     import torch
 
-    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, save_checkpoint
+    from infer_torchvision_resnext.checkpoint.format import FORMAT_VERSION, Manifest, save_checkpoint
     from infer_torchvision_resnext.models import create_model
     from infer_torchvision_resnext.recipe import Preprocessing
 

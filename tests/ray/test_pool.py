@@ -1,4 +1,6 @@
-"""The actor pool under the Ray engine: results in input order, bounded queues, a lost actor's call retried."""
+"""The actor pool under the Ray engine: results in input order, bounded queues, a lost actor's call
+retried."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +10,8 @@ import pytest
 
 
 class Echo:
-    """Sleeps a batch-dependent time (so calls finish out of order) and reports which process ran the batch."""
+    """Sleeps a batch-dependent time (so calls finish out of order) and reports which process ran the
+    batch."""
 
     def __init__(self, crash_marker: str | None = None, always: bool = False):
         self.crash_marker, self.always = crash_marker, always
@@ -74,7 +77,8 @@ def test_the_pool_frees_its_cpus_on_exit(ray_cluster):
 
 
 def test_a_batch_that_kills_its_actor_every_time_is_lost_alone(ray_cluster, tmp_path):
-    """The batch fails after Ray's retries; its actor is replaced and every other batch still runs, in order."""
+    """The batch fails after Ray's retries; its actor is replaced and every other batch still runs, in
+    order."""
     from workflow.ray_engine.pool import RESTARTS, ActorPool, Lost
 
     marker = tmp_path / "crashes"
@@ -87,7 +91,7 @@ def test_a_batch_that_kills_its_actor_every_time_is_lost_alone(ray_cluster, tmp_
 
 
 def test_a_pool_whose_actors_all_die_stops_with_one_line(ray_cluster, tmp_path):
-    from workflow.errors import WorkflowError
+    from workflow.core.errors import WorkflowError
     from workflow.ray_engine.pool import ActorPool, Lost
 
     marker = tmp_path / "crashes"
@@ -95,6 +99,8 @@ def test_a_pool_whose_actors_all_die_stops_with_one_line(ray_cluster, tmp_path):
         it = pool.map([[7], [7], [1]])
         assert isinstance(next(it), Lost)  # the actor is replaced once
         assert isinstance(next(it), Lost) and pool.actors == []  # ... and the replacement dies too
-        with pytest.raises(WorkflowError, match=r"every Ray actor died .* batch 3 and those after it") as info:
+        with pytest.raises(
+            WorkflowError, match=r"every Ray actor died .* batch 3 and those after it"
+        ) as info:
             next(it)
     assert "\n" not in str(info.value)

@@ -1,4 +1,6 @@
-"""Folder inference on a local Ray with 2 actors of 1 CPU: the same rows as a local run, bad files, resume, setup errors."""
+"""Folder inference on a local Ray with 2 actors of 1 CPU: the same rows as a local run, bad files, resume,
+setup errors."""
+
 from __future__ import annotations
 
 import csv
@@ -14,7 +16,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # from in
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """A folder of N_IMAGES images plus one corrupt file, a pipeline over a small random ResNeXt, and its local run."""
+    """A folder of N_IMAGES images plus one corrupt file, a pipeline over a small random ResNeXt, and its
+    local run."""
     import torch
 
     from workflow import Workflow
@@ -53,24 +56,45 @@ def test_ray_run_gives_the_local_rows_and_resumes(ray_cluster, data, capsys):
     tmp, pipeline, rels = data
     out = tmp / "ray"
     wf = Workflow.load(pipeline)
-    report = wf.run_on(folder=tmp / "photos", engine="ray", output_dir=out, actors=2, actor_cpus=1, batch_size=4)
+    report = wf.run_on(
+        folder=tmp / "photos", engine="ray", output_dir=out, actors=2, actor_cpus=1, batch_size=4
+    )
     assert set(wf.get_time_metrics()) >= {"classify", "total"}
     local_rows = read_csv(tmp / "local" / "results.csv")
     assert sorted(r["path"] for r in local_rows) == rels
     assert_same_rows(read_csv(out / "results.csv"), local_rows)
     assert (report.processed, report.failed, report.skipped) == (N_IMAGES, 1, 0)
     summary, local_summary = (json.loads((d / "report.json").read_text()) for d in (out, tmp / "local"))
-    assert summary["errors"] == local_summary["errors"] and [e["path"] for e in summary["errors"]] == ["b/broken.jpg"]
+    assert summary["errors"] == local_summary["errors"] and [e["path"] for e in summary["errors"]] == [
+        "b/broken.jpg"
+    ]
     assert summary["engine"] == {"name": "ray", "actors": 2, "actor_cpus": 1, "batch_size": 4}
     assert summary["source"] == local_summary["source"] and summary["processed"] == N_IMAGES
-    assert [r["path"] for r in json.loads((out / "results.json").read_text())] == [r["path"] for r in local_rows]
+    assert [r["path"] for r in json.loads((out / "results.json").read_text())] == [
+        r["path"] for r in local_rows
+    ]
 
     # a run stopped after 15 rows; the resumed run (through the CLI) does the rest, no row twice
     lines = (out / "results.csv").read_text().splitlines(keepends=True)
     (out / "results.csv").write_text("".join(lines[:16]))
     capsys.readouterr()
-    code = main(["run", str(pipeline), "--input", f"image={tmp / 'photos'}", "--output", str(out), "--resume",
-                 "--engine", "ray", "--actors", "2", "--batch-size", "4"])
+    code = main(
+        [
+            "run",
+            str(pipeline),
+            "--input",
+            f"image={tmp / 'photos'}",
+            "--output",
+            str(out),
+            "--resume",
+            "--engine",
+            "ray",
+            "--actors",
+            "2",
+            "--batch-size",
+            "4",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 3 and f"{N_IMAGES - 15} processed, 1 failed, 15 already done" in captured.out
     assert "b/broken.jpg" in captured.err
@@ -84,11 +108,25 @@ def test_a_setup_error_stops_the_job_with_one_line(ray_cluster, data, tmp_path, 
     from workflow.cli import main
 
     tmp, _, _ = data
-    (tmp_path / "broken_model.pt").write_bytes(b"not a checkpoint")  # exists, so only loading it fails: in the actors
+    (tmp_path / "broken_model.pt").write_bytes(
+        b"not a checkpoint"
+    )  # exists, so only loading it fails: in the actors
     pipeline = tmp_path / "broken.yaml"
     pipeline.write_text(pipeline_text(tmp_path / "broken_model.pt"))
-    code = main(["run", str(pipeline), "--input", f"image={tmp / 'photos'}", "--output", str(tmp_path / "out"),
-                 "--engine", "ray", "--actors", "2"])
+    code = main(
+        [
+            "run",
+            str(pipeline),
+            "--input",
+            f"image={tmp / 'photos'}",
+            "--output",
+            str(tmp_path / "out"),
+            "--engine",
+            "ray",
+            "--actors",
+            "2",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and err[0].startswith("error: ") and "broken_model.pt" in err[0]
     summary = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -103,14 +141,22 @@ def test_locations_are_listed_like_local_folders(tmp_path):
         (tmp_path / rel).write_bytes(b"x")
     uri = folder_source(tmp_path.as_uri(), tmp_path / "out")
     assert isinstance(uri, LocationSource)
-    assert todo_names(uri) == todo_names(folder_source(str(tmp_path), tmp_path / "out")) == ["a/10.jpg", "a/9.jpg", "b/2.png"]
-    assert uri.drop({("a/9.jpg",)}) == 1 and todo_names(uri) == ["a/10.jpg", "b/2.png"] and uri.owns(("b/2.png",))
+    assert (
+        todo_names(uri)
+        == todo_names(folder_source(str(tmp_path), tmp_path / "out"))
+        == ["a/10.jpg", "a/9.jpg", "b/2.png"]
+    )
+    assert (
+        uri.drop({("a/9.jpg",)}) == 1
+        and todo_names(uri) == ["a/10.jpg", "b/2.png"]
+        and uri.owns(("b/2.png",))
+    )
 
 
 def test_bad_options_are_refused_before_ray_starts(tmp_path):
     from workflow import Workflow
     from workflow.cli import main
-    from workflow.errors import InputError
+    from workflow.core.errors import InputError
     from workflow.ray_engine import run_on_ray
 
     (tmp_path / "in").mkdir()
@@ -150,15 +196,35 @@ def test_files_of_a_batch_that_kills_its_actor_are_reported_and_the_run_goes_on(
 
         def map(self, batches):
             for k, names in enumerate(batches):
-                yield pool.Lost("The actor died unexpectedly") if k == 1 else [
-                    (n, OK, "", {"path": n, "label": "ant", "score": 0.5, "top_k": "ant:0.5"}, {"path": n}, {}) for n in names]
+                yield (
+                    pool.Lost("The actor died unexpectedly")
+                    if k == 1
+                    else [
+                        (
+                            n,
+                            OK,
+                            "",
+                            {"path": n, "label": "ant", "score": 0.5, "top_k": "ant:0.5"},
+                            {"path": n},
+                            {},
+                        )
+                        for n in names
+                    ]
+                )
 
     monkeypatch.setattr(pool, "ActorPool", FakePool)
     monkeypatch.setattr(cluster, "connect", lambda address=None: None)
     tmp, pipeline, rels = data
-    report = Workflow.load(pipeline).run_on(folder=tmp / "photos", engine="ray", output_dir=tmp_path, actors=2, batch_size=4)
-    lost = sorted([*rels, "b/broken.jpg"], key=lambda p: p.split("/"))[4:8]  # the second batch, in listing order
+    report = Workflow.load(pipeline).run_on(
+        folder=tmp / "photos", engine="ray", output_dir=tmp_path, actors=2, batch_size=4
+    )
+    lost = sorted([*rels, "b/broken.jpg"], key=lambda p: p.split("/"))[
+        4:8
+    ]  # the second batch, in listing order
     assert (report.processed, report.failed) == (N_IMAGES + 1 - 4, 4)
     assert [e["path"] for e in report.errors] == lost
-    assert all("Ray actor running this file's batch died (The actor died unexpectedly)" in e["reason"] for e in report.errors)
+    assert all(
+        "Ray actor running this file's batch died (The actor died unexpectedly)" in e["reason"]
+        for e in report.errors
+    )
     assert len(read_csv(tmp_path / "results.csv")) == N_IMAGES + 1 - 4

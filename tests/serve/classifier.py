@@ -1,4 +1,5 @@
 """A tiny random-weight ResNeXt checkpoint and its pipeline, for the classification and browser tests."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,14 +22,20 @@ def make_checkpoint(path: Path) -> Path:
     """A seeded random ResNeXt-50 with a 3-class head at 32 px (fast to run, labels known)."""
     import torch
 
-    from infer_torchvision_resnext.checkpoint import FORMAT_VERSION, Manifest, save_checkpoint
-    from infer_torchvision_resnext.recipe import Preprocessing
+    from infer_torchvision_resnext.checkpoint.format import FORMAT_VERSION, Manifest, save_checkpoint
     from infer_torchvision_resnext.models import create_model
+    from infer_torchvision_resnext.recipe import Preprocessing
 
     torch.manual_seed(0)
     model = create_model("resnext50", num_classes=len(CLASSES)).eval()
-    manifest = Manifest(FORMAT_VERSION, "resnext50_32x4d", list(CLASSES), Preprocessing.default(SIDE),
-                        {"note": "random weights for the serve tests"}, "tests/serve")
+    manifest = Manifest(
+        FORMAT_VERSION,
+        "resnext50_32x4d",
+        list(CLASSES),
+        Preprocessing.default(SIDE),
+        {"note": "random weights for the serve tests"},
+        "tests/serve",
+    )
     return save_checkpoint(path, model, manifest)
 
 

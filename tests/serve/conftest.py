@@ -1,4 +1,5 @@
 """Fixtures of the server tests: one torch thread, a tiny classifier pipeline shared by the session."""
+
 from __future__ import annotations
 
 import pytest

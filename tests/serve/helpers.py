@@ -1,4 +1,5 @@
 """Running a server in a thread on a free port of 127.0.0.1, and test images."""
+
 from __future__ import annotations
 
 import io
@@ -32,7 +33,7 @@ def colour_pipeline(folder: Path, **params) -> Path:
 
 
 def colour_registry():
-    from workflow.registry import Registry
+    from workflow.plugins.registry import Registry
 
     return Registry(plugin_path=str(PLUGINS))
 
@@ -50,12 +51,24 @@ def solid(rgb, side: int = 32) -> np.ndarray:
 
 
 def png_bomb(side: int = 60_000) -> bytes:
-    """A PNG whose header declares side x side pixels (3.6 GP of RGB): refused before any pixel is allocated."""
+    """A PNG whose header declares side x side pixels (3.6 GP of RGB): refused before any pixel is
+    allocated."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1024)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
+        + chunk(b"IEND", b"")
+    )
 
 
 @contextmanager
@@ -67,7 +80,9 @@ def running(app, timeout_s: float = 20.0):
 
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=10))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=10)
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s

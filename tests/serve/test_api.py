@@ -1,4 +1,5 @@
 """The HTTP API on a light pipeline: round trip, description, batching, bad input, limits, token."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from workflow.errors import WorkflowError
+from workflow.core.errors import WorkflowError
 from workflow.serve.config import ServeConfig
 from workflow.serve.server import prepare
 
@@ -22,7 +23,9 @@ def make_app(tmp_path, config: ServeConfig | None = None, **params):
     return prepare(colour_pipeline(tmp_path, **params), config or ServeConfig(), registry=colour_registry())
 
 
-def upload(client: httpx.Client, content: bytes, name: str = "image", query: str = "", **kw) -> httpx.Response:
+def upload(
+    client: httpx.Client, content: bytes, name: str = "image", query: str = "", **kw
+) -> httpx.Response:
     return client.post(f"/run{query}", files={name: ("x.png", content, "image/png")}, **kw)
 
 
@@ -36,14 +39,19 @@ def test_round_trip_json_and_multipart(tmp_path):
         assert isinstance(classes[0]["score"], float) and 0.85 < classes[0]["score"] <= 1.0
         assert "images" not in body and body["timings"]["batch_size"] >= 1 and body["timings"]["total_s"] > 0
         encoded = base64.b64encode(png_bytes(solid(GREEN))).decode()
-        r = client.post("/run?image=jpeg", json={"inputs": {"image": {"base64": encoded}}, "params": {"colour": {"top_k": 1}}})
+        r = client.post(
+            "/run?image=jpeg",
+            json={"inputs": {"image": {"base64": encoded}}, "params": {"colour": {"top_k": 1}}},
+        )
         assert r.status_code == 200, r.text
         assert [c["label"] for c in r.json()["outputs"]["classification"]["classes"]] == ["green"]
         image = r.json()["images"]["image"]
         assert image["media_type"] == "image/jpeg" and (image["width"], image["height"]) == (32, 32)
         assert base64.b64decode(image["base64"])[:3] == b"\xff\xd8\xff"
         r = upload(client, png_bytes(solid(RED)), query="?image=png&raw=true")
-        assert r.status_code == 200 and r.headers["content-type"] == "image/png" and r.content[:4] == b"\x89PNG"
+        assert (
+            r.status_code == 200 and r.headers["content-type"] == "image/png" and r.content[:4] == b"\x89PNG"
+        )
 
 
 def test_describe_health_ready_docs(tmp_path):
@@ -60,20 +68,29 @@ def test_describe_health_ready_docs(tmp_path):
         assert "multipart/form-data" in spec["paths"]["/run"]["post"]["requestBody"]["content"]
         docs = client.get("/docs")
         assert docs.status_code == 200 and "swagger-ui-bundle.js" in docs.text
-        assert "cdn" not in docs.text.lower() and "https://" not in docs.text  # works offline: assets come from here
+        assert (
+            "cdn" not in docs.text.lower() and "https://" not in docs.text
+        )  # works offline: assets come from here
         script = client.get("/docs/assets/swagger-ui-bundle.js")
         assert script.status_code == 200 and len(script.content) > 100_000
         page = client.get("/")
-        assert page.status_code == 200 and "<script>" in page.text and "http" not in page.text.split("<script>")[1]
+        assert (
+            page.status_code == 200
+            and "<script>" in page.text
+            and "http" not in page.text.split("<script>")[1]
+        )
 
 
 def test_concurrent_requests_are_batched(tmp_path):
     config = ServeConfig(max_batch=8, max_wait_ms=50)
     with running(make_app(tmp_path, config, delay_s=0.2)) as url:
+
         async def burst():
             async with httpx.AsyncClient(base_url=url, timeout=30) as client:
                 data = png_bytes(solid(RED))
-                return await asyncio.gather(*[client.post("/run", files={"image": ("x.png", data)}) for _ in range(12)])
+                return await asyncio.gather(
+                    *[client.post("/run", files={"image": ("x.png", data)}) for _ in range(12)]
+                )
 
         responses = asyncio.run(burst())
         assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
@@ -98,10 +115,13 @@ def _histogram(text: str, name: str) -> dict[str, float]:
 def test_one_bad_image_fails_alone(tmp_path):
     config = ServeConfig(max_batch=8, max_wait_ms=100)
     with running(make_app(tmp_path, config, delay_s=0.1)) as url:
+
         async def mixed():
             async with httpx.AsyncClient(base_url=url, timeout=30) as client:
                 good, bad = png_bytes(solid(RED)), png_bytes(solid(MAGENTA))
-                sends = [client.post("/run", files={"image": ("x.png", bad if i == 2 else good)}) for i in range(5)]
+                sends = [
+                    client.post("/run", files={"image": ("x.png", bad if i == 2 else good)}) for i in range(5)
+                ]
                 return await asyncio.gather(*sends)
 
         responses = asyncio.run(mixed())
@@ -110,8 +130,23 @@ def test_one_bad_image_fails_alone(tmp_path):
     assert max(r.json()["timings"]["batch_size"] for r in responses if r.status_code == 200) > 1
 
 
-@pytest.mark.parametrize("case", ["text_file", "content_type", "truncated", "bad_json", "missing_input", "bad_base64",
-                                  "unknown_field", "bad_param", "model_param", "bomb", "too_many_pixels", "body_too_large"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "text_file",
+        "content_type",
+        "truncated",
+        "bad_json",
+        "missing_input",
+        "bad_base64",
+        "unknown_field",
+        "bad_param",
+        "model_param",
+        "bomb",
+        "too_many_pixels",
+        "body_too_large",
+    ],
+)
 def test_bad_input(tmp_path, case):
     config = ServeConfig(max_body_bytes=200_000, max_pixels=None if case != "too_many_pixels" else 10_000)
     png = png_bytes(solid(RED, 128))
@@ -120,19 +155,37 @@ def test_bad_input(tmp_path, case):
         if case == "text_file":
             r, want, words = upload(client, b"hello, not an image"), 415, "not an image"
         elif case == "content_type":
-            r, want, words = client.post("/run", content=png, headers={"content-type": "image/png"}), 415, "content type"
+            r, want, words = (
+                client.post("/run", content=png, headers={"content-type": "image/png"}),
+                415,
+                "content type",
+            )
         elif case == "truncated":
             r, want, words = upload(client, png[: len(png) // 2]), 422, "truncated or corrupt"
         elif case == "bad_json":
-            r, want, words = client.post("/run", content=b"{oops", headers={"content-type": "application/json"}), 422, "not valid JSON"
+            r, want, words = (
+                client.post("/run", content=b"{oops", headers={"content-type": "application/json"}),
+                422,
+                "not valid JSON",
+            )
         elif case == "missing_input":
             r, want, words = client.post("/run", json={"inputs": {}}), 422, "missing image input 'image'"
         elif case == "bad_base64":
-            r, want, words = client.post("/run", json={"inputs": {"image": {"base64": "@@@"}}}), 422, "not valid base64"
+            r, want, words = (
+                client.post("/run", json={"inputs": {"image": {"base64": "@@@"}}}),
+                422,
+                "not valid base64",
+            )
         elif case == "unknown_field":
             r, want, words = upload(client, png, name="picture"), 422, "unknown form field 'picture'"
         elif case == "bad_param":
-            r = client.post("/run", json={"inputs": {"image": base64.b64encode(png).decode()}, "params": {"colour": {"top_k": 9}}})
+            r = client.post(
+                "/run",
+                json={
+                    "inputs": {"image": base64.b64encode(png).decode()},
+                    "params": {"colour": {"top_k": 9}},
+                },
+            )
             want, words = 422, "top_k"
         elif case == "model_param":
             r = upload(client, png, data={"params": json.dumps({"colour": {"delay_s": 1}})})
@@ -153,10 +206,13 @@ def test_bad_input(tmp_path, case):
 def test_queue_full_gives_503_with_retry_after(tmp_path):
     config = ServeConfig(max_batch=1, max_wait_ms=0, max_queue=1)
     with running(make_app(tmp_path, config, delay_s=0.3)) as url:
+
         async def flood():
             async with httpx.AsyncClient(base_url=url, timeout=30) as client:
                 data = png_bytes(solid(RED))
-                return await asyncio.gather(*[client.post("/run", files={"image": ("x.png", data)}) for _ in range(6)])
+                return await asyncio.gather(
+                    *[client.post("/run", files={"image": ("x.png", data)}) for _ in range(6)]
+                )
 
         responses = asyncio.run(flood())
     codes = sorted(r.status_code for r in responses)
@@ -166,7 +222,10 @@ def test_queue_full_gives_503_with_retry_after(tmp_path):
 
 
 def test_bearer_token(tmp_path):
-    with running(make_app(tmp_path, ServeConfig(token="s3cret"))) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with (
+        running(make_app(tmp_path, ServeConfig(token="s3cret"))) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         png = png_bytes(solid(RED))
         assert upload(client, png).status_code == 401
         r = upload(client, png, headers={"Authorization": "Bearer wrong"})
@@ -210,7 +269,9 @@ def test_json_url_input(tmp_path):
     try:
         with running(make_app(tmp_path)) as url, httpx.Client(base_url=url, timeout=30) as client:
             r = client.post("/run", json={"inputs": {"image": {"url": f"{base}/red.png"}}})
-            assert r.status_code == 200 and r.json()["outputs"]["classification"]["classes"][0]["label"] == "red"
+            assert (
+                r.status_code == 200 and r.json()["outputs"]["classification"]["classes"][0]["label"] == "red"
+            )
             r = client.post("/run", json={"inputs": {"image": {"url": f"{base}/missing.png"}}})
             assert r.status_code == 422 and "404" in r.json()["detail"]
             r = client.post("/run", json={"inputs": {"image": {"url": "file:///etc/passwd"}}})

@@ -1,4 +1,5 @@
 """The batcher alone: batch bounds, no wait for a lone job, per-job exceptions, queue limit, drain on stop."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +20,9 @@ def echo_batcher(sizes: list[int], delay: float = 0.0, **kw) -> Batcher:
         time.sleep(delay)
         return [ValueError("bad") if j.inputs.get("bad") else j.inputs["x"] * 2 for j in jobs]
 
-    return Batcher(run_batch, kw.pop("max_batch", 4), kw.pop("max_wait_s", 0.05), kw.pop("max_queue", 100), **kw)
+    return Batcher(
+        run_batch, kw.pop("max_batch", 4), kw.pop("max_wait_s", 0.05), kw.pop("max_queue", 100), **kw
+    )
 
 
 def test_batches_are_bounded_and_results_go_to_their_job():
@@ -63,7 +66,9 @@ def test_an_exception_reaches_only_its_job():
     async def main():
         b = echo_batcher(sizes)
         await b.start()
-        out = await asyncio.gather(b.submit({"x": 1}), b.submit({"bad": True}), b.submit({"x": 3}), return_exceptions=True)
+        out = await asyncio.gather(
+            b.submit({"x": 1}), b.submit({"bad": True}), b.submit({"x": 3}), return_exceptions=True
+        )
         await b.stop()
         return out
 
@@ -83,7 +88,9 @@ def test_queue_limit_and_drain_on_stop():
         return await asyncio.gather(*jobs, return_exceptions=True), await stop
 
     results, _ = run(main())
-    assert results[:2] == [0, 2] and all(isinstance(r, QueueFull) for r in results[2:])  # job 1 ran after stop()
+    assert results[:2] == [0, 2] and all(
+        isinstance(r, QueueFull) for r in results[2:]
+    )  # job 1 ran after stop()
 
 
 def test_bad_settings_are_refused():

@@ -1,4 +1,5 @@
 """Classification round trip through the real inference task (random weights, 3 classes)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,9 +33,13 @@ def test_classification_round_trip(classifier_app, classifier_pipeline):
         r2 = client.post("/run", json={"inputs": {"image": {"base64": base64.b64encode(photo).decode()}}})
         assert [c["score"] for c in r2.json()["outputs"]["classification"]["classes"]] == scores
         # top_k may change per request (no model rebuild); input_size may not
-        r3 = client.post("/run", files={"image": ("c.jpg", photo)}, data={"params": '{"classify": {"top_k": 1}}'})
+        r3 = client.post(
+            "/run", files={"image": ("c.jpg", photo)}, data={"params": '{"classify": {"top_k": 1}}'}
+        )
         assert [c["score"] for c in r3.json()["outputs"]["classification"]["classes"]] == scores[:1]
-        r4 = client.post("/run", files={"image": ("c.jpg", photo)}, data={"params": '{"classify": {"input_size": 64}}'})
+        r4 = client.post(
+            "/run", files={"image": ("c.jpg", photo)}, data={"params": '{"classify": {"input_size": 64}}'}
+        )
         assert r4.status_code == 422 and "not changeable per request" in r4.json()["detail"]
         assert client.get("/pipeline").json()["tasks"][0]["params"]["top_k"] == 3  # the override did not stay
 

@@ -1,4 +1,6 @@
-"""`workflow serve` as a process: start-up line, start-up errors, graceful shutdown with a request in flight."""
+"""`workflow serve` as a process: start-up line, start-up errors, graceful shutdown with a request in
+flight."""
+
 from __future__ import annotations
 
 import os
@@ -69,15 +71,22 @@ def test_graceful_shutdown_finishes_the_request_in_flight(tmp_path):
 
 def test_start_up_error_exits_1_with_one_line(tmp_path):
     pipeline = colour_pipeline(tmp_path, warmup_fail="true")
-    done = subprocess.run(SERVE + [str(pipeline), "--port", "0"], env=_env(), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        SERVE + [str(pipeline), "--port", "0"], env=_env(), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0 and "refusing the warm-up image" in done.stderr
 
 
 def test_token_env_must_be_set(tmp_path):
     env = {k: v for k, v in _env().items() if k != "SERVE_TOKEN_UNSET"}
-    done = subprocess.run(SERVE + [str(colour_pipeline(tmp_path)), "--token-env", "SERVE_TOKEN_UNSET"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        SERVE + [str(colour_pipeline(tmp_path)), "--token-env", "SERVE_TOKEN_UNSET"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1 and "SERVE_TOKEN_UNSET" in done.stderr
 
 

@@ -1,4 +1,5 @@
 """Fixtures of the training tests: tiny real-digit datasets and parameters for fast runs."""
+
 from __future__ import annotations
 
 from pathlib import Path

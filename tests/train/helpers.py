@@ -1,4 +1,5 @@
 """Helpers of the training tests."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,10 +9,22 @@ from train_torchvision_resnext.params import TrainParams
 
 def tiny_params(run_dir: Path, dataset: Path, **overrides) -> TrainParams:
     """A seconds-long full-network run: ResNeXt-50 at 32 px, random init, batch 4, no worker processes."""
-    values = dict(dataset_folder=str(dataset), epochs=1, batch_size=4, input_size=32, pretrained=False,
-                  feature_extract=False, num_workers=0, hflip=True, optimizer="sgd", learning_rate=0.01,
-                  warmup_epochs=0.5, output_folder=str(run_dir), seed=0,
-                  quantize_int8=False)  # INT8 calibration has its own tests (test_int8_export.py)
+    values = dict(
+        dataset_folder=str(dataset),
+        epochs=1,
+        batch_size=4,
+        input_size=32,
+        pretrained=False,
+        feature_extract=False,
+        num_workers=0,
+        hflip=True,
+        optimizer="sgd",
+        learning_rate=0.01,
+        warmup_epochs=0.5,
+        output_folder=str(run_dir),
+        seed=0,
+        quantize_int8=False,
+    )  # INT8 calibration has its own tests (test_int8_export.py)
     values.update(overrides)
     return TrainParams(**values)
 

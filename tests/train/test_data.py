@@ -1,4 +1,5 @@
 """Dataset layouts, the seeded stratified split, image modes, and one-line errors naming the folder."""
+
 from __future__ import annotations
 
 import logging
@@ -83,7 +84,9 @@ def _one_line(exc: pytest.ExceptionInfo) -> str:
 
 
 def test_missing_folder(tmp_path):
-    with pytest.raises(DatasetError, match=re.escape(f"dataset folder '{tmp_path / 'nope'}' does not exist")) as exc:
+    with pytest.raises(
+        DatasetError, match=re.escape(f"dataset folder '{tmp_path / 'nope'}' does not exist")
+    ) as exc:
         load_dataset(tmp_path / "nope")
     _one_line(exc)
 
@@ -96,7 +99,9 @@ def test_a_file_is_not_a_folder(tmp_path):
 
 def test_no_classes(tmp_path):
     (tmp_path / "loose.png").write_bytes(b"")
-    with pytest.raises(DatasetError, match=re.escape(f"dataset folder '{tmp_path}' has no class sub-folders")) as exc:
+    with pytest.raises(
+        DatasetError, match=re.escape(f"dataset folder '{tmp_path}' has no class sub-folders")
+    ) as exc:
         load_dataset(tmp_path)
     _one_line(exc)
 
@@ -104,7 +109,9 @@ def test_no_classes(tmp_path):
 def test_class_without_images(tmp_path):
     _tree(tmp_path, {"cat": 3})
     (tmp_path / "dog").mkdir()
-    with pytest.raises(DatasetError, match=re.escape(f"dataset folder '{tmp_path}': class 'dog' has no (readable) images")):
+    with pytest.raises(
+        DatasetError, match=re.escape(f"dataset folder '{tmp_path}': class 'dog' has no (readable) images")
+    ):
         load_dataset(tmp_path)
 
 
@@ -119,16 +126,23 @@ def test_class_whose_images_are_all_unreadable(tmp_path):
 def test_train_and_val_classes_differ(tmp_path):
     _tree(tmp_path / "train", {"a": 2, "b": 2, "c": 2})
     _tree(tmp_path / "val", {"a": 1, "b": 1, "d": 1})
-    with pytest.raises(DatasetError, match=re.escape(f"dataset folder '{tmp_path}': train/ and val/ have different "
-                                                     "classes (only in train/: c; only in val/: d)")) as exc:
+    with pytest.raises(
+        DatasetError,
+        match=re.escape(
+            f"dataset folder '{tmp_path}': train/ and val/ have different "
+            "classes (only in train/: c; only in val/: d)"
+        ),
+    ) as exc:
         load_dataset(tmp_path)
     _one_line(exc)
 
 
 def test_fewer_than_two_classes(tmp_path):
     _tree(tmp_path, {"only": 4})
-    with pytest.raises(DatasetError, match=re.escape(f"dataset folder '{tmp_path}' has only 1 class ('only'); "
-                                                     "training needs at least 2")):
+    with pytest.raises(
+        DatasetError,
+        match=re.escape(f"dataset folder '{tmp_path}' has only 1 class ('only'); training needs at least 2"),
+    ):
         load_dataset(tmp_path)
 
 
@@ -174,7 +188,9 @@ def test_any_image_mode_reads_as_rgb(tmp_path, mode):
 def test_exif_orientation_is_applied_and_transparency_is_white(tmp_path):
     upright = np.zeros((20, 40, 3), np.uint8)
     upright[:, :10] = (255, 0, 0)  # a red band on the left of a wide picture
-    sideways = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # 40 high, 20 wide, as a phone stores it
+    sideways = Image.fromarray(upright).transpose(
+        Image.Transpose.ROTATE_90
+    )  # 40 high, 20 wide, as a phone stores it
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 CW to view"
     sideways.save(tmp_path / "phone.jpg", exif=exif, quality=100)

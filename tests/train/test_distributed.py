@@ -1,4 +1,6 @@
-"""Two processes under torch.distributed.run on CPU (gloo): DDP keeps the ranks identical, rank 0 alone writes."""
+"""Two processes under torch.distributed.run on CPU (gloo): DDP keeps the ranks identical, rank 0 alone
+writes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,9 +14,9 @@ import pytest
 import torch
 import yaml
 
-from infer_torchvision_resnext.checkpoint import load_checkpoint
+from infer_torchvision_resnext.checkpoint.format import load_checkpoint
 
-RANK_SCRIPT = textwrap.dedent('''
+RANK_SCRIPT = textwrap.dedent("""
     import hashlib, json, os, sys
     import torch
     from workflow import Workflow
@@ -30,7 +32,7 @@ RANK_SCRIPT = textwrap.dedent('''
     with open(os.path.join(sys.argv[2], f"rank{rank}.json"), "w") as fh:
         json.dump({"model": str(outputs["model"]), "digest": digest.hexdigest(), "rows": len(outputs["metrics"]),
                    "group_left": torch.distributed.is_initialized()}, fh)
-''')
+""")
 
 
 def _digest(state_dict: dict) -> str:
@@ -45,27 +47,76 @@ def _digest(state_dict: dict) -> str:
 def test_two_cpu_processes_train_identical_weights_and_rank0_writes(tmp_path, tiny_digits):
     run_dir = tmp_path / "run"
     pipeline = tmp_path / "train.yaml"
-    pipeline.write_text(yaml.safe_dump({
-        "version": 1, "name": "ddp", "inputs": {},
-        "tasks": [{"id": "train", "task": "train_torchvision_resnext", "params": {
-            "dataset_folder": str(tiny_digits), "epochs": 2, "batch_size": 2, "input_size": 32, "pretrained": False,
-            "feature_extract": False, "num_workers": 0, "output_folder": str(run_dir), "optimizer": "sgd",
-            "learning_rate": 0.01, "device": "cpu"}}],
-        "outputs": {"model": "$steps.train.model", "metrics": "$steps.train.metrics"}}))
+    pipeline.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "name": "ddp",
+                "inputs": {},
+                "tasks": [
+                    {
+                        "id": "train",
+                        "task": "train_torchvision_resnext",
+                        "params": {
+                            "dataset_folder": str(tiny_digits),
+                            "epochs": 2,
+                            "batch_size": 2,
+                            "input_size": 32,
+                            "pretrained": False,
+                            "feature_extract": False,
+                            "num_workers": 0,
+                            "output_folder": str(run_dir),
+                            "optimizer": "sgd",
+                            "learning_rate": 0.01,
+                            "device": "cpu",
+                        },
+                    }
+                ],
+                "outputs": {"model": "$steps.train.model", "metrics": "$steps.train.metrics"},
+            }
+        )
+    )
     script = tmp_path / "rank.py"
     script.write_text(RANK_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WORKFLOW_PROGRESS": "0"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           str(script), str(pipeline), str(tmp_path)], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            str(script),
+            str(pipeline),
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert ranks[0]["model"] == ranks[1]["model"] == str(run_dir / "best.pt")  # every rank outputs the same path
+    assert (
+        ranks[0]["model"] == ranks[1]["model"] == str(run_dir / "best.pt")
+    )  # every rank outputs the same path
     assert ranks[0]["digest"] == ranks[1]["digest"]  # DDP kept the weights identical
-    assert ranks[0]["digest"] == _digest(load_checkpoint(run_dir / "last.pt").state_dict)  # and rank 0 saved them
+    assert ranks[0]["digest"] == _digest(
+        load_checkpoint(run_dir / "last.pt").state_dict
+    )  # and rank 0 saved them
     assert ranks[0]["rows"] == ranks[1]["rows"] == 2
     assert not ranks[0]["group_left"] and not ranks[1]["group_left"]  # the task tore down the group it made
-    assert sorted(p.name for p in run_dir.iterdir()) == ["best.pt", "confusion.png", "curves.png", "last.pt", "metrics.csv",
-                                                        "metrics.json", "params.yaml", "split.json"]
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "best.pt",
+        "confusion.png",
+        "curves.png",
+        "last.pt",
+        "metrics.csv",
+        "metrics.json",
+        "params.yaml",
+        "split.json",
+    ]
     epochs = json.loads((run_dir / "metrics.json").read_text())["epochs"]
     # each rank validated half of the 6 images; the metrics were reduced over both
     assert [sum(map(sum, e["confusion"])) for e in epochs] == [6, 6]

@@ -1,4 +1,6 @@
-"""Faults: a training process killed with SIGKILL mid-epoch leaves loadable checkpoints and resumes to the end."""
+"""Faults: a training process killed with SIGKILL mid-epoch leaves loadable checkpoints and resumes to the
+end."""
+
 from __future__ import annotations
 
 import csv
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from infer_torchvision_resnext.checkpoint import load_checkpoint
+from infer_torchvision_resnext.checkpoint.format import load_checkpoint
 from train_torchvision_resnext.sample_data import export_digits
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,8 +31,14 @@ tasks:
 
 def _workflow_run(pipeline: Path, out: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WORKFLOW_PROGRESS": "0"}
-    return subprocess.Popen([sys.executable, "-m", "workflow", "run", str(pipeline), "--output", str(out)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "workflow", "run", str(pipeline), "--output", str(out)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")

@@ -1,4 +1,6 @@
-"""Transforms (eval == the inference task's preprocessing), seeded augmentation, samplers, worker processes."""
+"""Transforms (eval == the inference task's preprocessing), seeded augmentation, samplers, worker
+processes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +11,16 @@ from PIL import Image
 from infer_torchvision_resnext.preprocess import preprocess
 from infer_torchvision_resnext.recipe import Preprocessing
 from train_torchvision_resnext.data import DatasetError, DatasetSplit, load_dataset
-from train_torchvision_resnext.loaders import (ImageFolderDataset, SeededDistributedSampler, ShardSampler, _one_thread,
-                                               build_loaders, eval_transform, sample_seed, train_transform)
+from train_torchvision_resnext.loaders import (
+    ImageFolderDataset,
+    SeededDistributedSampler,
+    ShardSampler,
+    _one_thread,
+    build_loaders,
+    eval_transform,
+    sample_seed,
+    train_transform,
+)
 from train_torchvision_resnext.loop import StepSetup
 
 
@@ -20,15 +30,22 @@ def _photo() -> np.ndarray:
     return data.astronaut()  # 512x512 RGB photo
 
 
-@pytest.mark.parametrize("prep", [Preprocessing.default(64), Preprocessing(48, 55, "bicubic", (0.5, 0.4, 0.3), (0.2, 0.3, 0.25)),
-                                  Preprocessing(224, 256)])
+@pytest.mark.parametrize(
+    "prep",
+    [
+        Preprocessing.default(64),
+        Preprocessing(48, 55, "bicubic", (0.5, 0.4, 0.3), (0.2, 0.3, 0.25)),
+        Preprocessing(224, 256),
+    ],
+)
 def test_eval_transform_is_the_inference_preprocessing(prep):
     image = np.ascontiguousarray(_photo()[40:400])  # not square: exercises the shorter-side resize
     ours = eval_transform(prep)(image)
     theirs = torch.from_numpy(preprocess(image, prep))  # what the inference task feeds its model
     assert ours.dtype == torch.uint8 and ours.shape == (prep.crop_size, prep.crop_size, 3)
     assert torch.equal(ours, theirs)
-    # and Pillow's exact resize is at most a few grey levels away (its reducing-gap shortcut on >= 6x downscales)
+    # and Pillow's exact resize is at most a few grey levels away (its reducing-gap shortcut on >= 6x
+    # downscales)
     exact = torch.from_numpy(preprocess(image, prep, exact=True))
     assert (ours.int() - exact.int()).abs().float().mean() < 1.0
 
@@ -36,10 +53,23 @@ def test_eval_transform_is_the_inference_preprocessing(prep):
 def test_training_step_normalises_with_the_inference_formula():
     batch = torch.randint(0, 256, (2, 8, 8, 3), dtype=torch.uint8)  # NHWC, as the loaders ship it
     mean, std = (0.5, 0.4, 0.3), (0.2, 0.3, 0.25)
-    setup = StepSetup(torch.device("cpu"), None, torch.amp.GradScaler("cpu", enabled=False), torch.nn.CrossEntropyLoss(), mean, std)
+    setup = StepSetup(
+        torch.device("cpu"),
+        None,
+        torch.amp.GradScaler("cpu", enabled=False),
+        torch.nn.CrossEntropyLoss(),
+        mean,
+        std,
+    )
     x, y = setup.to_device(batch, torch.tensor([0, 1]))
-    assert x.shape == (2, 3, 8, 8) and x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)
-    want = (batch.permute(0, 3, 1, 2).float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    assert (
+        x.shape == (2, 3, 8, 8)
+        and x.dtype == torch.float32
+        and x.is_contiguous(memory_format=torch.channels_last)
+    )
+    want = (batch.permute(0, 3, 1, 2).float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(
+        std
+    ).view(1, 3, 1, 1)
     assert torch.allclose(x, want, atol=1e-5) and y.tolist() == [0, 1]
 
 
@@ -140,7 +170,9 @@ def test_workers_run_one_torch_thread():
 
 
 def test_too_few_training_images(tmp_path):
-    split = DatasetSplit(tmp_path, ["a", "b"], [(tmp_path / "x.png", 0)], [(tmp_path / "y.png", 1)], "train/val")
+    split = DatasetSplit(
+        tmp_path, ["a", "b"], [(tmp_path / "x.png", 0)], [(tmp_path / "y.png", 1)], "train/val"
+    )
     with pytest.raises(DatasetError, match="has 1 training images: need at least 2 per process"):
         build_loaders(split, Preprocessing.default(32), batch_size=4, num_workers=0, seed=0)
 
@@ -150,4 +182,6 @@ def test_ragged_last_batch_is_dropped_but_never_every_batch(tiny_digits):
     prep = Preprocessing.default(32)
     assert len(build_loaders(split, prep, batch_size=5, num_workers=0, seed=0).train) == 2  # 5 + 5, 2 dropped
     assert len(build_loaders(split, prep, batch_size=64, num_workers=0, seed=0).train) == 1  # one batch of 12
-    assert len(build_loaders(split, prep, batch_size=5, num_workers=0, seed=0).val) == 1  # val keeps every image
+    assert (
+        len(build_loaders(split, prep, batch_size=5, num_workers=0, seed=0).val) == 1
+    )  # val keeps every image

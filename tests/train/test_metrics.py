@@ -1,4 +1,5 @@
 """torchmetrics-based epoch metrics (checked against scikit-learn), metrics.csv/json, and the PNG plots."""
+
 from __future__ import annotations
 
 import csv
@@ -29,11 +30,13 @@ def test_epoch_metrics_agree_with_sklearn(predictions):
     logits, target = predictions
     metrics = EpochMetrics(len(NAMES))
     for chunk in range(0, 300, 64):  # accumulated over batches
-        lg, tg = logits[chunk:chunk + 64], target[chunk:chunk + 64]
+        lg, tg = logits[chunk : chunk + 64], target[chunk : chunk + 64]
         metrics.update(lg, tg, torch.nn.functional.cross_entropy(lg, tg))
     out = metrics.compute()
     pred = logits.argmax(1).numpy()
-    p, r, f, _ = precision_recall_fscore_support(target.numpy(), pred, labels=range(len(NAMES)), zero_division=0)
+    p, r, f, _ = precision_recall_fscore_support(
+        target.numpy(), pred, labels=range(len(NAMES)), zero_division=0
+    )
     assert out["top1"] == pytest.approx(accuracy_score(target.numpy(), pred), abs=1e-6)
     assert out["precision"] == pytest.approx(p.tolist(), abs=1e-6)
     assert out["recall"] == pytest.approx(r.tolist(), abs=1e-6)
@@ -51,8 +54,17 @@ def test_epoch_metrics_agree_with_sklearn(predictions):
 def _history(epochs: int = 3) -> MetricsLog:
     log = MetricsLog(NAMES)
     for e in range(1, epochs + 1):
-        val = {"loss": 1.0 / e, "top1": 0.3 * e, "top5": 0.9, "precision": [0.1 * e] * 7, "recall": [0.2] * 7, "f1": [0.15] * 7,
-               "precision_macro": 0.1 * e, "recall_macro": 0.2, "f1_macro": 0.15}
+        val = {
+            "loss": 1.0 / e,
+            "top1": 0.3 * e,
+            "top5": 0.9,
+            "precision": [0.1 * e] * 7,
+            "recall": [0.2] * 7,
+            "f1": [0.15] * 7,
+            "precision_macro": 0.1 * e,
+            "recall_macro": 0.2,
+            "f1_macro": 0.15,
+        }
         row = epoch_row(e, 0.01 / e, {"loss": 2.0 / e, "top1": 0.25 * e}, val, NAMES, 1.5, 100.0)
         log.add(row, np.eye(7, dtype=int).tolist())
     return log

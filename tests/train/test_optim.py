@@ -1,4 +1,5 @@
 """Learning-rate schedules, frozen backbone, early stopping, device and precision choices."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,7 +7,7 @@ import torch
 import torchvision
 
 from train_torchvision_resnext import optim, precision
-from workflow.errors import ParamError
+from workflow.core.errors import ParamError
 
 
 def _lrs(name: str, total: int, warmup: int, lr: float = 0.1) -> list[float]:
@@ -32,7 +33,11 @@ def test_cosine_with_linear_warmup():
 
 def test_step_and_constant_schedules():
     step = _lrs("step", total=30, warmup=0)
-    assert step[0] == step[9] == pytest.approx(0.1) and step[10] == pytest.approx(0.01) and step[29] == pytest.approx(0.001)
+    assert (
+        step[0] == step[9] == pytest.approx(0.1)
+        and step[10] == pytest.approx(0.01)
+        and step[29] == pytest.approx(0.001)
+    )
     assert set(_lrs("none", total=5, warmup=3)) == {0.1}
 
 
@@ -93,7 +98,7 @@ def test_early_stopping_counts_epochs_without_improvement():
 
 
 def _machine(monkeypatch, flags: str, cuda: bool = False) -> None:
-    from workflow import runtime
+    from workflow.core import runtime
 
     monkeypatch.setattr(runtime, "cpu_info", lambda: runtime.CpuInfo("test CPU", frozenset(flags.split())))
     monkeypatch.setattr(runtime, "cuda_available", lambda: cuda)
@@ -114,7 +119,9 @@ def test_auto_precision_comes_from_the_engine(monkeypatch):
 
 def test_cuda_without_a_gpu_is_a_param_error(monkeypatch):
     _machine(monkeypatch, "avx2", cuda=False)
-    with pytest.raises(ParamError, match="task 'trainer': parameter 'device' is 'cuda' but torch sees no CUDA GPU"):
+    with pytest.raises(
+        ParamError, match="task 'trainer': parameter 'device' is 'cuda' but torch sees no CUDA GPU"
+    ):
         precision.resolve_train_runtime("cuda", "auto", "trainer")
     assert precision.resolve_train_runtime("auto", "auto", "trainer").device == "cpu"
     assert precision.torch_device("cpu", local_rank=3) == torch.device("cpu")

@@ -1,4 +1,5 @@
 """The task's registration, ports, defaults, Ikomia aliases and parameter errors."""
+
 from __future__ import annotations
 
 import subprocess
@@ -9,14 +10,18 @@ import pytest
 
 from train_torchvision_resnext.task import TrainTorchvisionResnext
 from workflow import ParamError, Workflow
-from workflow.ports import Dataset, Model, Table
-from workflow.registry import Registry
+from workflow.core.ports import Dataset, Model, Table
+from workflow.plugins.registry import Registry
 
 
 def test_registered_by_entry_point_without_importing_torch():
-    code = ("import sys; from workflow.registry import Registry; r = Registry(); "
-            "cls = r.get('train_torchvision_resnext'); print(cls.__name__, 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    code = (
+        "import sys; from workflow.plugins.registry import Registry; r = Registry(); "
+        "cls = r.get('train_torchvision_resnext'); print(cls.__name__, 'torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["TrainTorchvisionResnext", "False"]
     assert Registry().get("train_torchvision_resnext") is TrainTorchvisionResnext
 
@@ -30,38 +35,87 @@ def test_ports():
 
 def test_defaults_follow_the_issue():
     p = TrainTorchvisionResnext().get_parameters()
-    expected = dict(model_name="resnext50", epochs=15, batch_size=8, learning_rate=0.001, momentum=0.9, weight_decay=1e-4,
-                    input_size=224, pretrained=True, feature_extract=True, optimizer="sgd", scheduler="cosine",
-                    precision="auto", early_stopping_patience=0, resume=None, export_onnx=False, output_folder=None)
+    expected = dict(
+        model_name="resnext50",
+        epochs=15,
+        batch_size=8,
+        learning_rate=0.001,
+        momentum=0.9,
+        weight_decay=1e-4,
+        input_size=224,
+        pretrained=True,
+        feature_extract=True,
+        optimizer="sgd",
+        scheduler="cosine",
+        precision="auto",
+        early_stopping_patience=0,
+        resume=None,
+        export_onnx=False,
+        output_folder=None,
+    )
     assert {k: p[k] for k in expected} == expected
 
 
 def test_ikomia_names_and_strings_are_accepted():
-    task = TrainTorchvisionResnext({"use_pretrained": "False", "lr": "0.05", "epochs": "3", "batch_size": "16",
-                                    "input_size": "64", "feature_extract": "false", "export_pth": "True",
-                                    "num_workers": "0", "output_folder": "runs/x", "model_name": "resnext101"})
+    task = TrainTorchvisionResnext(
+        {
+            "use_pretrained": "False",
+            "lr": "0.05",
+            "epochs": "3",
+            "batch_size": "16",
+            "input_size": "64",
+            "feature_extract": "false",
+            "export_pth": "True",
+            "num_workers": "0",
+            "output_folder": "runs/x",
+            "model_name": "resnext101",
+        }
+    )
     p = task.params
-    assert (p.pretrained, p.learning_rate, p.epochs, p.batch_size, p.input_size, p.feature_extract) == (False, 0.05, 3, 16, 64, False)
+    assert (p.pretrained, p.learning_rate, p.epochs, p.batch_size, p.input_size, p.feature_extract) == (
+        False,
+        0.05,
+        3,
+        16,
+        64,
+        False,
+    )
     assert p.num_workers == 0 and p.output_folder == "runs/x" and p.model_name == "resnext101"
     task.set_parameters({"num_workers": "none", "resume": ""})
     assert task.params.num_workers is None and task.params.resume is None
-    task.set_parameters({"optimizer": "AdamW", "precision": " BF16", "pretrained_weights": "imagenet1k_v1",
-                         "dataset_folder": Path("/data/x")})
-    assert (task.params.optimizer, task.params.precision, task.params.pretrained_weights) == ("adamw", "bf16", "IMAGENET1K_V1")
+    task.set_parameters(
+        {
+            "optimizer": "AdamW",
+            "precision": " BF16",
+            "pretrained_weights": "imagenet1k_v1",
+            "dataset_folder": Path("/data/x"),
+        }
+    )
+    assert (task.params.optimizer, task.params.precision, task.params.pretrained_weights) == (
+        "adamw",
+        "bf16",
+        "IMAGENET1K_V1",
+    )
     assert task.params.dataset_folder == "/data/x"
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("optimizer", "adam", "parameter 'optimizer' got 'adam', expected one of 'sgd', 'adamw'"),
-    ("scheduler", "linear", "parameter 'scheduler' got 'linear'"),
-    ("precision", "int8", "parameter 'precision' got 'int8'"),
-    ("epochs", 0, "parameter 'epochs' got 0"),
-    ("val_split", 1.0, "parameter 'val_split' got 1.0"),
-    ("label_smoothing", -0.1, "parameter 'label_smoothing' got -0.1"),
-    ("model_name", "resnet50", "parameter 'model_name' got 'resnet50'"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("optimizer", "adam", "parameter 'optimizer' got 'adam', expected one of 'sgd', 'adamw'"),
+        ("scheduler", "linear", "parameter 'scheduler' got 'linear'"),
+        ("precision", "int8", "parameter 'precision' got 'int8'"),
+        ("epochs", 0, "parameter 'epochs' got 0"),
+        ("val_split", 1.0, "parameter 'val_split' got 1.0"),
+        ("label_smoothing", -0.1, "parameter 'label_smoothing' got -0.1"),
+        ("model_name", "resnet50", "parameter 'model_name' got 'resnet50'"),
+    ],
+)
 def test_bad_values_name_the_task_and_parameter(key, value, message):
-    with pytest.raises(ParamError, match="task 'train_torchvision_resnext': " + message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        ParamError,
+        match="task 'train_torchvision_resnext': " + message.replace("(", r"\(").replace(")", r"\)"),
+    ):
         TrainTorchvisionResnext({key: value})
 
 
@@ -73,5 +127,7 @@ def test_unknown_key_suggests_the_closest():
 def test_no_dataset_is_a_clear_error(tmp_path):
     wf = Workflow(inputs={})
     wf.add_task(name="train_torchvision_resnext", task_id="train", params={"output_folder": str(tmp_path)})
-    with pytest.raises(ParamError, match="task 'train': no dataset: connect the 'dataset' input or set the 'dataset_folder'"):
+    with pytest.raises(
+        ParamError, match="task 'train': no dataset: connect the 'dataset' input or set the 'dataset_folder'"
+    ):
         wf.run()

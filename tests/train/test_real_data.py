@@ -3,6 +3,7 @@
 Runs the repository's own demo pipeline (examples/pipelines/demo.yaml: train -> classify, the
 classifier's ``model`` input auto-connected to the trainer's ``model`` output) on the validation folder.
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,18 +21,24 @@ PIPELINE = Path(__file__).resolve().parents[2] / "examples" / "pipelines" / "dem
 @pytest.mark.slow
 def test_resnext50_learns_real_digits_and_inference_agrees(tmp_path):
     data = tmp_path / "digits"
-    export_digits(data, {"train": 100, "val": 30}, seed=0)  # 1,000 training and 300 validation images, 10 classes
+    export_digits(
+        data, {"train": 100, "val": 30}, seed=0
+    )  # 1,000 training and 300 validation images, 10 classes
     wf = Workflow.load(PIPELINE)
     train = wf.get_task("train")
     train.set_parameters({"dataset_folder": str(data), "epochs": 3})
-    assert {(e.src, e.src_port, e.dst, e.dst_port) for e in wf.edges} >= {("train", "model", "classify", "model")}
+    assert {(e.src, e.src_port, e.dst, e.dst_port) for e in wf.edges} >= {
+        ("train", "model", "classify", "model")
+    }
 
     report = wf.run_on(folder=data / "val", output_dir=tmp_path / "results")
 
     result = train.get_results()
     assert report.ok and report.processed == 300
     assert result.best_top1 >= 0.6, result.rows  # chance is 0.1
-    assert result.best_path == result.run_dir / "best.pt" and result.run_dir.is_relative_to(tmp_path / "results")
+    assert result.best_path == result.run_dir / "best.pt" and result.run_dir.is_relative_to(
+        tmp_path / "results"
+    )
     with open(report.results_csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
     label = next(c for c in rows[0] if c.endswith("label"))

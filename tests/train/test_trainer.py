@@ -1,4 +1,5 @@
 """Whole (tiny) training runs: run-folder files, checkpoints, reproducibility, resume, freezing, errors."""
+
 from __future__ import annotations
 
 import csv
@@ -11,15 +12,15 @@ import pytest
 import torch
 import yaml
 
-from infer_torchvision_resnext.checkpoint import build_model, load_checkpoint
+from infer_torchvision_resnext.checkpoint.format import build_model, load_checkpoint
 from infer_torchvision_resnext.models import WeightsUnavailableError, create_model
 from train_torchvision_resnext.params import TrainParams
 from train_torchvision_resnext.sample_data import export_digits
 from train_torchvision_resnext.state import seed_everything
 from train_torchvision_resnext.trainer import train
 from workflow import ParamError, Workflow
-from workflow.errors import SetupError
-from workflow.ports import Dataset
+from workflow.core.errors import SetupError
+from workflow.core.ports import Dataset
 
 from .helpers import comparable, state_equal, tiny_params
 
@@ -39,9 +40,20 @@ def _csv_rows(path):
 
 def test_run_folder_holds_every_file(straight, tiny_digits):
     run = straight.run_dir
-    for name in ("best.pt", "last.pt", "metrics.csv", "metrics.json", "curves.png", "confusion.png", "params.yaml", "split.json"):
+    for name in (
+        "best.pt",
+        "last.pt",
+        "metrics.csv",
+        "metrics.json",
+        "curves.png",
+        "confusion.png",
+        "params.yaml",
+        "split.json",
+    ):
         assert (run / name).is_file(), name
-    assert not list(run.glob("*.tmp*")) and not list(run.glob(".*")) and not (run / "skipped_files.txt").exists()
+    assert (
+        not list(run.glob("*.tmp*")) and not list(run.glob(".*")) and not (run / "skipped_files.txt").exists()
+    )
     rows = _csv_rows(run / "metrics.csv")
     assert [int(r["epoch"]) for r in rows] == [1, 2] and len(straight.rows) == 2
     assert float(rows[1]["val_top1"]) == pytest.approx(straight.rows[1]["val_top1"])
@@ -67,11 +79,16 @@ def test_checkpoints_load_with_their_manifest(straight):
     m = best.manifest
     assert (m.arch, m.class_names, m.created_by) == (ARCH, ["0", "1", "2"], "train_torchvision_resnext")
     assert (m.preprocessing.crop_size, m.preprocessing.resize_size) == (32, 37)
-    assert m.metrics["epoch"] == straight.best_epoch and m.metrics["val_top1"] == pytest.approx(straight.best_top1)
+    assert m.metrics["epoch"] == straight.best_epoch and m.metrics["val_top1"] == pytest.approx(
+        straight.best_top1
+    )
     model = build_model(best)
     assert model.fc.out_features == 3
     last = load_checkpoint(straight.last_path)
-    assert last.extra["epoch"] == 2 and {"optimizer", "scheduler", "rng", "history", "early_stopping"} <= last.extra.keys()
+    assert (
+        last.extra["epoch"] == 2
+        and {"optimizer", "scheduler", "rng", "history", "early_stopping"} <= last.extra.keys()
+    )
     assert isinstance(last.extra["rng"]["numpy"][1], list)  # numpy's state as plain values
     raw = torch.load(straight.last_path, weights_only=True)  # loadable without pickle code
     assert raw["format"] == "workflow-resnext-checkpoint"
@@ -80,7 +97,12 @@ def test_checkpoints_load_with_their_manifest(straight):
 def test_same_seed_same_metrics_and_weights(straight, tmp_path, tiny_digits):
     again = train(tiny_params(tmp_path / "again", tiny_digits, epochs=2))
     assert comparable(again.rows) == comparable(straight.rows)
-    assert state_equal(load_checkpoint(again.last_path).state_dict, load_checkpoint(straight.last_path).state_dict) == []
+    assert (
+        state_equal(
+            load_checkpoint(again.last_path).state_dict, load_checkpoint(straight.last_path).state_dict
+        )
+        == []
+    )
 
 
 class Killed(Exception):
@@ -99,7 +121,12 @@ def test_resume_after_a_kill_continues_exactly(straight, tmp_path, tiny_digits):
     assert load_checkpoint(run / "last.pt").extra["epoch"] == 1
     resumed = train(tiny_params(run, tiny_digits, epochs=2, resume=str(run)))
     assert comparable(resumed.rows) == comparable(straight.rows)
-    assert state_equal(load_checkpoint(resumed.last_path).state_dict, load_checkpoint(straight.last_path).state_dict) == []
+    assert (
+        state_equal(
+            load_checkpoint(resumed.last_path).state_dict, load_checkpoint(straight.last_path).state_dict
+        )
+        == []
+    )
     assert len(_csv_rows(run / "metrics.csv")) == 2
 
 
@@ -109,7 +136,10 @@ def test_resume_a_finished_run_to_more_epochs(tmp_path, tiny_digits):
     more = train(tiny_params(tmp_path / "a", tiny_digits, epochs=2, resume=str(one.last_path), **constant))
     direct = train(tiny_params(tmp_path / "b", tiny_digits, epochs=2, **constant))
     assert comparable(more.rows) == comparable(direct.rows)
-    assert state_equal(load_checkpoint(more.last_path).state_dict, load_checkpoint(direct.last_path).state_dict) == []
+    assert (
+        state_equal(load_checkpoint(more.last_path).state_dict, load_checkpoint(direct.last_path).state_dict)
+        == []
+    )
 
 
 def test_resume_errors(straight, tmp_path, tiny_digits):
@@ -143,27 +173,46 @@ def test_unreadable_images_are_skipped_and_recorded(tmp_path, tiny_digits):
     result = train(tiny_params(tmp_path / "run", data, feature_extract=True))
     listed = (result.run_dir / "skipped_files.txt").read_text()
     assert "broken.png" in listed and len(listed.splitlines()) == 1
-    assert sum(map(sum, json.loads((result.run_dir / "metrics.json").read_text())["epochs"][0]["confusion"])) == 6
+    assert (
+        sum(map(sum, json.loads((result.run_dir / "metrics.json").read_text())["epochs"][0]["confusion"]))
+        == 6
+    )
 
 
 def test_model_weight_file_starts_from_a_checkpoint(straight, tmp_path, tiny_digits):
-    result = train(tiny_params(tmp_path / "ft", tiny_digits, model_weight_file=str(straight.best_path), feature_extract=True))
+    result = train(
+        tiny_params(
+            tmp_path / "ft", tiny_digits, model_weight_file=str(straight.best_path), feature_extract=True
+        )
+    )
     start = load_checkpoint(straight.best_path).state_dict
     assert state_equal(start, load_checkpoint(result.last_path).state_dict) == ["fc.weight", "fc.bias"]
 
 
 def test_early_stopping(tmp_path, tiny_digits):
     # a frozen backbone and a negligible learning rate: val top-1 cannot improve after epoch 1
-    result = train(tiny_params(tmp_path / "es", tiny_digits, epochs=5, feature_extract=True, learning_rate=1e-9,
-                               early_stopping_patience=1, scheduler="none"))
+    result = train(
+        tiny_params(
+            tmp_path / "es",
+            tiny_digits,
+            epochs=5,
+            feature_extract=True,
+            learning_rate=1e-9,
+            early_stopping_patience=1,
+            scheduler="none",
+        )
+    )
     assert result.stopped_early and len(result.rows) == 2 and result.best_epoch == 1
 
 
 def test_offline_pretrained_weights_fail_before_training(tmp_path, tiny_digits, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_hub"))
     monkeypatch.setenv("WORKFLOW_OFFLINE", "1")
-    with pytest.raises(WeightsUnavailableError, match=r"file 'resnext50_32x4d-[0-9a-f]+\.pth' is not in the torch hub cache "
-                                                      r"'.*empty_hub/hub/checkpoints'.*model_weight_file") as exc:
+    with pytest.raises(
+        WeightsUnavailableError,
+        match=r"file 'resnext50_32x4d-[0-9a-f]+\.pth' is not in the torch hub cache "
+        r"'.*empty_hub/hub/checkpoints'.*model_weight_file",
+    ) as exc:
         train(tiny_params(tmp_path / "run", tiny_digits, pretrained=True))
     assert "\n" not in str(exc.value) and isinstance(exc.value, SetupError)
     assert str(exc.value).startswith("task 'train_torchvision_resnext': parameter 'pretrained': ")
@@ -172,8 +221,12 @@ def test_offline_pretrained_weights_fail_before_training(tmp_path, tiny_digits, 
 
 
 def test_export_onnx_without_the_extra_fails_up_front(tmp_path, tiny_digits, monkeypatch):
-    monkeypatch.setitem(sys.modules, "onnx", None)  # what an install without the extra looks like to find_spec
-    with pytest.raises(ParamError, match=r"parameter 'export_onnx' needs the onnx package: pip install 'cv-workflow\[onnx\]'"):
+    monkeypatch.setitem(
+        sys.modules, "onnx", None
+    )  # what an install without the extra looks like to find_spec
+    with pytest.raises(
+        ParamError, match=r"parameter 'export_onnx' needs the onnx package: pip install 'cv-workflow\[onnx\]'"
+    ):
         train(tiny_params(tmp_path / "run", tiny_digits, export_onnx=True))
     assert not (tmp_path / "run").exists()
 
@@ -194,9 +247,16 @@ def test_export_onnx(tmp_path, tiny_digits):
 def test_task_in_a_workflow_writes_under_the_working_directory(tmp_path, tiny_digits, monkeypatch):
     monkeypatch.chdir(tmp_path)
     wf = Workflow(inputs={"dataset": Dataset})
-    task = wf.add_task(name="train_torchvision_resnext", task_id="train", auto_connect=True,
-                       params={**tiny_params(tmp_path, tiny_digits, feature_extract=True).model_dump(),
-                               "output_folder": None, "dataset_folder": None})
+    task = wf.add_task(
+        name="train_torchvision_resnext",
+        task_id="train",
+        auto_connect=True,
+        params={
+            **tiny_params(tmp_path, tiny_digits, feature_extract=True).model_dump(),
+            "output_folder": None,
+            "dataset_folder": None,
+        },
+    )
     out = wf.run(dataset=tiny_digits)
     result = task.get_results()
     assert out["model"] == result.best_path and out["metrics"] == result.rows and len(out["metrics"]) == 1
@@ -205,7 +265,8 @@ def test_task_in_a_workflow_writes_under_the_working_directory(tmp_path, tiny_di
 
 
 def test_pretrained_weights_from_the_hub_cache_and_their_preprocessing(tmp_path, tiny_digits, monkeypatch):
-    """Offline stand-in for ImageNet weights: a state dict in the torch hub cache under the weights' own file name."""
+    """Offline stand-in for ImageNet weights: a state dict in the torch hub cache under the weights' own file
+    name."""
     from infer_torchvision_resnext.models import resolve_weights, weights_cache_path
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub_home"))
@@ -216,11 +277,22 @@ def test_pretrained_weights_from_the_hub_cache_and_their_preprocessing(tmp_path,
     torch.manual_seed(123)
     imagenet_like = create_model(ARCH, 1000).state_dict()
     torch.save(imagenet_like, cached)
-    result = train(tiny_params(tmp_path / "run", tiny_digits, pretrained=True, pretrained_weights="IMAGENET1K_V2",
-                               feature_extract=True))
+    result = train(
+        tiny_params(
+            tmp_path / "run",
+            tiny_digits,
+            pretrained=True,
+            pretrained_weights="IMAGENET1K_V2",
+            feature_extract=True,
+        )
+    )
     best = load_checkpoint(result.best_path)
     prep = best.manifest.preprocessing
-    assert (prep.crop_size, prep.resize_size, prep.interpolation) == (32, round(232 * 32 / 224), "bilinear")  # V2's 232/224
+    assert (prep.crop_size, prep.resize_size, prep.interpolation) == (
+        32,
+        round(232 * 32 / 224),
+        "bilinear",
+    )  # V2's 232/224
     assert prep.mean == (0.485, 0.456, 0.406) and prep.std == (0.229, 0.224, 0.225)
     assert best.state_dict["fc.weight"].shape == (3, 2048)  # the 1000-class head was replaced
     backbone = {k: v for k, v in imagenet_like.items() if not k.startswith("fc.")}
@@ -237,7 +309,8 @@ def test_other_precisions_train(tmp_path, tiny_digits, precision):
 
 @pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
 def test_both_onnx_exporters_give_a_dynamic_batch(tmp_path, monkeypatch, exporter):
-    """With onnxscript the dynamo exporter runs (dynamic_shapes), without it the TorchScript one (dynamic_axes)."""
+    """With onnxscript the dynamo exporter runs (dynamic_shapes), without it the TorchScript one
+    (dynamic_axes)."""
     import importlib.util
 
     import onnxruntime
@@ -246,10 +319,17 @@ def test_both_onnx_exporters_give_a_dynamic_batch(tmp_path, monkeypatch, exporte
 
     if exporter == "torchscript":
         real = importlib.util.find_spec
-        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxscript" else real(name, *a))
+        monkeypatch.setattr(
+            importlib.util, "find_spec", lambda name, *a: None if name == "onnxscript" else real(name, *a)
+        )
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-                                torch.nn.Flatten(), torch.nn.Linear(4, 5))
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 5),
+    )
     path = export_onnx(model, tmp_path / "m.onnx", 16, sample=torch.randn(1, 3, 16, 16))
     x = torch.randn(3, 3, 16, 16)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])

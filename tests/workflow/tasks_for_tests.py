@@ -1,15 +1,16 @@
 """Tiny tasks used by the engine tests (no torch)."""
+
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 import numpy as np
 from pydantic import AliasChoices, Field
 
 from workflow import Port, Task, TaskParams
-from workflow import ports
-from workflow.registry import Registry
-from workflow.results import ClassificationResult, ClassScore
+from workflow.core import ports
+from workflow.core.results import ClassificationResult, ClassScore
+from workflow.plugins.registry import Registry
 
 
 class InvertParams(TaskParams):
@@ -17,8 +18,8 @@ class InvertParams(TaskParams):
     scale: float = Field(1.0, gt=0)
     enabled: bool = True
     mode: Literal["full", "half"] = "full"
-    note: Optional[str] = None
-    weight_file: Optional[str] = Field(None, validation_alias=AliasChoices("weight_file", "model_path"))
+    note: str | None = None
+    weight_file: str | None = Field(None, validation_alias=AliasChoices("weight_file", "model_path"))
 
 
 class Invert(Task):

@@ -3,6 +3,7 @@
 Most cases call ``main([...])`` in-process; a few run ``python -m workflow`` to
 check what a shell user sees (exit status, stderr, Ctrl-C).
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,8 +26,8 @@ from workflow.cli import main
 TEST_TASKS = '''
 import os, time
 from workflow import Port, Task
-from workflow.ports import Classification, Image
-from workflow.results import ClassificationResult, ClassScore
+from workflow.core.ports import Classification, Image
+from workflow.core.results import ClassificationResult, ClassScore
 
 
 class Brightness(Task):
@@ -68,7 +69,8 @@ outputs:
 
 @pytest.fixture
 def env(tmp_path, monkeypatch) -> dict[str, str]:
-    """Example package installed, example plugin folder plus the test tasks on WORKFLOW_PLUGIN_PATH; returns a subprocess env."""
+    """Example package installed, example plugin folder plus the test tasks on WORKFLOW_PLUGIN_PATH; returns a
+    subprocess env."""
     paths = fake_install(tmp_path / "site")
     for path in paths:
         monkeypatch.syspath_prepend(path)
@@ -106,7 +108,10 @@ def test_list_shows_tasks_with_their_sources(env, capsys):
     code, out, err = run_cli(capsys, "list")
     assert code == 0 and err == ""
     lines = {line.split()[0]: line for line in out.splitlines()}
-    assert "entry point 'blur_image = workflow_blur.tasks:BlurImage' (package workflow-blur)" in lines["blur_image"]
+    assert (
+        "entry point 'blur_image = workflow_blur.tasks:BlurImage' (package workflow-blur)"
+        in lines["blur_image"]
+    )
     assert f"plugin folder module '{PLUGIN_FOLDER / 'grayscale_task.py'}'" in lines["grayscale"]
     assert "plugin folder module" in lines["brightness"]
     assert "infer_torchvision_resnext" in lines
@@ -120,27 +125,36 @@ def test_describe_shows_params_with_type_default_choices_help_aliases_and_ports(
     assert "one of 'gaussian', 'box', 'median'" in rows["kernel"] and "default 'gaussian'" in rows["kernel"]
     assert "int (>= 1, <= 50)" in rows["radius"] and "default 2" in rows["radius"]
     assert "filter radius in pixels" in rows["radius"] and rows["radius"].endswith("(aliases: kernel_radius)")
-    assert "inputs:\n  image (image): image to blur\noutputs:\n  image (image): blurred image, same size\n" in out
+    assert (
+        "inputs:\n  image (image): image to blur\noutputs:\n  image (image): blurred image, same size\n"
+        in out
+    )
 
 
 def test_describe_unknown_task_is_one_line_with_a_suggestion(env, capsys):
     code, out, err = run_cli(capsys, "describe", "blur_imag")
     assert code == 1 and out == ""
-    assert err == "error: unknown task 'blur_imag' (did you mean 'blur_image'?); run 'workflow list' to see the registered tasks\n"
+    assert (
+        err == "error: unknown task 'blur_imag' (did you mean 'blur_image'?); "
+        "run 'workflow list' to see the registered tasks\n"
+    )
 
 
 def test_validate_reports_ok_and_every_problem_one_per_line(env, capsys, tmp_path):
     code, out, err = run_cli(capsys, "validate", "pipe.yaml")
     assert code == 0 and err == ""
     assert out == "ok: pipe.yaml: 3 task(s): blur -> gray -> light; outputs: label, gray\n"
-    (tmp_path / "bad.yaml").write_text(PIPELINE.replace("blur_image", "blur_imag").replace("grayscale", "greyscale"))
+    (tmp_path / "bad.yaml").write_text(
+        PIPELINE.replace("blur_image", "blur_imag").replace("grayscale", "greyscale")
+    )
     code, out, err = run_cli(capsys, "validate", "pipe.yaml", "bad.yaml")
     assert code == 1 and out.startswith("ok: pipe.yaml")
     assert err.splitlines() == [
         "error: bad.yaml:5: task 'blur': task: unknown task 'blur_imag' (did you mean 'blur_image'?); "
         "run 'workflow list' to see the registered tasks",
         "error: bad.yaml:6: task 'gray': task: unknown task 'greyscale' (did you mean 'grayscale'?); "
-        "run 'workflow list' to see the registered tasks"]
+        "run 'workflow list' to see the registered tasks",
+    ]
 
 
 def test_validate_loads_no_model(env, capsys, tmp_path, monkeypatch):
@@ -162,10 +176,14 @@ def test_run_on_a_folder_writes_one_row_per_image_and_the_images(env, capsys, ph
     rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
     assert sorted(r["path"] for r in rows) == ["animals/cat.png", "animals/coffee.jpg", "astronaut.jpg"]
     for row in rows:  # brightness of the blurred gray image: its luma mean (blurring keeps the mean, nearly)
-        luma = (np.asarray(Image.open(photos / row["path"]).convert("RGB")) @ [0.299, 0.587, 0.114]).mean() / 255
+        luma = (
+            np.asarray(Image.open(photos / row["path"]).convert("RGB")) @ [0.299, 0.587, 0.114]
+        ).mean() / 255
         assert row["label"] == ("bright" if luma > 0.5 else "dark")
         assert float(row["score"]) == pytest.approx(max(luma, 1 - luma), abs=0.01)
-    gray = np.asarray(Image.open(tmp_path / "out" / "animals" / "cat.png"))  # one image output: no sub-folder per output
+    gray = np.asarray(
+        Image.open(tmp_path / "out" / "animals" / "cat.png")
+    )  # one image output: no sub-folder per output
     assert gray.shape[:2] == (75, 113) and (gray[..., 0] == gray[..., 2]).all()
 
 
@@ -186,11 +204,14 @@ def test_run_resume_skips_done_items(env, capsys, photos):
     assert code == 0 and out.startswith("done: 0 processed, 0 failed, 3 already done")
 
 
-@pytest.mark.parametrize("args, message", [
-    ((), r"error: workflow 'cli-test' needs input 'image' \(image\): give it as --input image=PATH"),
-    (("-i", "a.jpg", "-i", "image=b.jpg"), r"error: --input: 'image' is given twice"),
-    (("-i", "nothere.jpg"), r"error: nothere\.jpg: no such file or folder \(input 'image'\)"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), r"error: workflow 'cli-test' needs input 'image' \(image\): give it as --input image=PATH"),
+        (("-i", "a.jpg", "-i", "image=b.jpg"), r"error: --input: 'image' is given twice"),
+        (("-i", "nothere.jpg"), r"error: nothere\.jpg: no such file or folder \(input 'image'\)"),
+    ],
+)
 def test_run_input_errors_are_one_line(env, capsys, args, message):
     code, out, err = run_cli(capsys, "run", "pipe.yaml", *args)
     assert code == 1 and out == ""
@@ -215,16 +236,22 @@ def test_broken_plugin_warns_once_and_is_fatal_with_strict(env, capsys, tmp_path
     broken = tmp_path / "broken_plugins"
     broken.mkdir()
     (broken / "cli_broken_plugin.py").write_text("import not_installed_anywhere\n")
-    monkeypatch.setenv("WORKFLOW_PLUGIN_PATH", os.pathsep.join([os.environ["WORKFLOW_PLUGIN_PATH"], str(broken)]))
+    monkeypatch.setenv(
+        "WORKFLOW_PLUGIN_PATH", os.pathsep.join([os.environ["WORKFLOW_PLUGIN_PATH"], str(broken)])
+    )
     code, out, err = run_cli(capsys, "list")
     assert code == 0 and "blur_image" in out
-    assert err.splitlines() == [f"warning: plugin '{broken / 'cli_broken_plugin.py'}' failed to import: "
-                                "ModuleNotFoundError: No module named 'not_installed_anywhere'"]
+    assert err.splitlines() == [
+        f"warning: plugin '{broken / 'cli_broken_plugin.py'}' failed to import: "
+        "ModuleNotFoundError: No module named 'not_installed_anywhere'"
+    ]
     for args in (["--strict", "list"], ["list", "--strict"]):
         code, out, err = run_cli(capsys, *args)
         assert code == 1 and out == ""
-        assert err == (f"error: plugin '{broken / 'cli_broken_plugin.py'}' failed to import: "
-                       "ModuleNotFoundError: No module named 'not_installed_anywhere'\n")
+        assert err == (
+            f"error: plugin '{broken / 'cli_broken_plugin.py'}' failed to import: "
+            "ModuleNotFoundError: No module named 'not_installed_anywhere'\n"
+        )
 
 
 def test_usage_errors_exit_2(capsys):
@@ -236,19 +263,33 @@ def test_usage_errors_exit_2(capsys):
 
 def test_python_m_workflow_validate_exit_code_and_single_line(env, tmp_path):
     (tmp_path / "bad.yaml").write_text("version: 1\ntasks:\n  - id: a\n   task: b\n")
-    out = subprocess.run([sys.executable, "-m", "workflow", "validate", "bad.yaml"], capture_output=True, text=True,
-                         env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "workflow", "validate", "bad.yaml"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 1 and out.stdout == ""
     lines = out.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: bad.yaml:4: yaml: syntax error: expected <block end>"), lines
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: bad.yaml:4: yaml: syntax error: expected <block end>"
+    ), lines
 
 
 def test_ctrl_c_stops_a_run_with_exit_130_and_one_line(env, tmp_path, photos):
-    (tmp_path / "slow.yaml").write_text("version: 1\ninputs: {image: {type: image}}\ntasks:\n  - {id: s, task: sleepy}\n")
+    (tmp_path / "slow.yaml").write_text(
+        "version: 1\ninputs: {image: {type: image}}\ntasks:\n  - {id: s, task: sleepy}\n"
+    )
     for i in range(12):
         Image.fromarray(np.full((8, 8, 3), i, np.uint8)).save(photos / f"extra_{i:02d}.png")
-    proc = subprocess.Popen([sys.executable, "-m", "workflow", "run", "slow.yaml", "-i", str(photos), "-o", "out"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workflow", "run", "slow.yaml", "-i", str(photos), "-o", "out"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     marker = Path(env["SLEEPY_MARKER"])
     deadline = time.time() + 60
     while not marker.exists() and time.time() < deadline and proc.poll() is None:
@@ -262,18 +303,37 @@ def test_ctrl_c_stops_a_run_with_exit_130_and_one_line(env, tmp_path, photos):
 
 
 def test_torchrun_runs_the_same_command_on_two_ranks(env, tmp_path, photos):
-    (tmp_path / "gray.yaml").write_text("version: 1\ninputs: {image: {type: image}}\ntasks:\n  - {id: g, task: grayscale}\n")
+    (tmp_path / "gray.yaml").write_text(
+        "version: 1\ninputs: {image: {type: image}}\ntasks:\n  - {id: g, task: grayscale}\n"
+    )
     for i in range(5):
         Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(photos / f"flat_{i}.png")
     with socket.socket() as sock:  # a free port: other torchrun jobs may hold the default 29500
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(port),
-           "-m", "workflow", "run", "gray.yaml",
-           "-i", str(photos), "-o", "out", "--no-images"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        str(port),
+        "-m",
+        "workflow",
+        "run",
+        "gray.yaml",
+        "-i",
+        str(photos),
+        "-o",
+        "out",
+        "--no-images",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert [line for line in out.stdout.splitlines() if line.startswith("done:")] == [out.stdout.splitlines()[0]]
+    assert [line for line in out.stdout.splitlines() if line.startswith("done:")] == [
+        out.stdout.splitlines()[0]
+    ]
     assert out.stdout.startswith("done: 8 processed, 0 failed")  # printed once, by rank 0, for both ranks
     rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
     assert len(rows) == 8 and len({r["path"] for r in rows}) == 8

@@ -1,4 +1,5 @@
 """display(): a PNG off-notebook (path printed and returned), inline figures in a notebook."""
+
 from __future__ import annotations
 
 import sys
@@ -13,8 +14,8 @@ from skimage import data as skdata
 from tests.workflow.tasks_for_tests import make_registry
 from workflow import PortError, Workflow
 from workflow import display as display_module
+from workflow.core.results import ClassificationResult, ClassScore
 from workflow.display import display
-from workflow.results import ClassificationResult, ClassScore
 
 
 @pytest.fixture(autouse=True)
@@ -34,17 +35,23 @@ def test_an_array_is_saved_to_a_png_whose_path_is_printed(capsys):
 
 
 def test_save_to_and_grayscale(tmp_path):
-    path = display(np.tile(np.arange(64, dtype=np.uint8)[None, :] * 4, (16, 1)), save_to=tmp_path / "gray.png")
+    path = display(
+        np.tile(np.arange(64, dtype=np.uint8)[None, :] * 4, (16, 1)), save_to=tmp_path / "gray.png"
+    )
     assert path == tmp_path / "gray.png"
     with Image.open(path) as png:
         arr = np.asarray(png.convert("L")).astype(int)
-    assert arr[:, : arr.shape[1] // 4].mean() < arr[:, -arr.shape[1] // 4:].mean()  # dark to bright, left to right
+    assert (
+        arr[:, : arr.shape[1] // 4].mean() < arr[:, -arr.shape[1] // 4 :].mean()
+    )  # dark to bright, left to right
 
 
 def test_a_task_shows_its_image_output(tmp_path):
     wf = Workflow(registry=make_registry())
     task = wf.add_task(name="invert", auto_connect=True)
-    with pytest.raises(PortError, match=r"task 'invert' has no output data to display \(run the workflow first\)"):
+    with pytest.raises(
+        PortError, match=r"task 'invert' has no output data to display \(run the workflow first\)"
+    ):
         display(task)
     wf.run(image=np.zeros((20, 30, 3), np.uint8))
     path = display(task, save_to=tmp_path / "t.png")

@@ -1,4 +1,6 @@
-"""``Workflow.run_on(engine=...)``: engines are found by name and imported on use; bad calls fail with one line."""
+"""``Workflow.run_on(engine=...)``: engines are found by name and imported on use; bad calls fail with one
+line."""
+
 from __future__ import annotations
 
 import sys
@@ -6,19 +8,22 @@ import sys
 import pytest
 
 from workflow import Workflow
-from workflow.engines import ENGINES, engine_names
-from workflow.errors import InputError
+from workflow.core.errors import InputError
+from workflow.run.engines import ENGINES, engine_names
 
 
 def test_engine_names_list_local_first_then_ray():
     assert engine_names() == ["local", "ray"] and ENGINES["ray"] == "workflow.ray_engine:run_on_ray"
 
 
-@pytest.mark.parametrize("source, message", [
-    ({"path": "a.jpg"}, r"engine 'ray' runs folders: give folder= \(got path\)"),
-    ({}, r"engine 'ray' runs folders: give folder= \(got no folder\)"),
-    ({"folder": "x", "workers": 2}, r"'workers' is a local option \(use actors=\)"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ({"path": "a.jpg"}, r"engine 'ray' runs folders: give folder= \(got path\)"),
+        ({}, r"engine 'ray' runs folders: give folder= \(got no folder\)"),
+        ({"folder": "x", "workers": 2}, r"'workers' is a local option \(use actors=\)"),
+    ],
+)
 def test_ray_engine_rejects_what_it_does_not_run(source, message):
     with pytest.raises(InputError, match=message):
         Workflow().run_on(engine="ray", **source)

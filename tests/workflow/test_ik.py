@@ -1,4 +1,5 @@
 """The `ik` namespace, `add_task` forms, ports by index and `get_image_with_graphics()` (no torch)."""
+
 from __future__ import annotations
 
 import inspect
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 
 from tests.workflow.tasks_for_tests import Invert, MakeModel, MeanClassifier, make_registry
-from workflow import GraphError, ParamError, PluginError, PortError, Workflow
-from workflow.registry import reset_default_registry
-from workflow.results import ClassScore
+from workflow import GraphError, ParamError, PortError, Workflow
+from workflow.core.results import ClassScore
+from workflow.plugins.registry import reset_default_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,21 +40,30 @@ def photo(value: int = 200) -> np.ndarray:
 
 # -- the ik namespace ------------------------------------------------------------------
 def test_dir_lists_builtin_entry_point_and_plugin_folder_tasks_without_importing_them(plugins):
-    from workflow import ik
+    from workflow.plugins import ik
 
     names = dir(ik)
-    assert {"infer_torchvision_resnext", "train_torchvision_resnext", "blur_image", "dominant_color", "grayscale"} <= set(names)
+    assert {
+        "infer_torchvision_resnext",
+        "train_torchvision_resnext",
+        "blur_image",
+        "dominant_color",
+        "grayscale",
+    } <= set(names)
     assert "workflow_blur.colors" not in sys.modules  # listing imported no entry-point plugin
-    factory = ik.dominant_color
+    ik.dominant_color  # noqa: B018 (asking for the attribute is the test)
     assert "workflow_blur.colors" in sys.modules  # asking for one imports it
 
 
 def test_a_third_party_task_gets_its_signature_and_docstring_from_its_parameters(plugins):
-    from workflow import ik
+    from workflow.plugins import ik
 
     sig = inspect.signature(ik.blur_image)
     assert list(sig.parameters) == ["kernel", "radius"]
-    assert sig.parameters["radius"].default == 2 and sig.parameters["radius"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert (
+        sig.parameters["radius"].default == 2
+        and sig.parameters["radius"].kind is inspect.Parameter.KEYWORD_ONLY
+    )
     doc = ik.blur_image.__doc__
     assert "radius (int (>= 1, <= 50), default 2; also kernel_radius): filter radius in pixels" in doc
     assert "kernel (one of 'gaussian', 'box', 'median', default 'gaussian'): blur filter" in doc
@@ -62,19 +72,21 @@ def test_a_third_party_task_gets_its_signature_and_docstring_from_its_parameters
 
 
 def test_ik_tasks_take_strings_or_native_values_and_validate_at_once(plugins):
-    from workflow import ik
+    from workflow.plugins import ik
 
     task = ik.blur_image(kernel="box", kernel_radius="3")
     assert (task.name, task.params.kernel, task.params.radius) == ("blur_image", "box", 3)
     assert ik.dominant_color(top_k=2).params.top_k == 2
-    with pytest.raises(ParamError, match=r"task 'blur_image': parameter 'radius' got 0, expected int \(>= 1, <= 50\)"):
+    with pytest.raises(
+        ParamError, match=r"task 'blur_image': parameter 'radius' got 0, expected int \(>= 1, <= 50\)"
+    ):
         ik.blur_image(radius=0)
     with pytest.raises(AttributeError, match=r"unknown task 'blur_imag' \(did you mean 'blur_image'\?\)"):
-        ik.blur_imag
+        ik.blur_imag  # noqa: B018 (the lookup is what raises)
 
 
 def test_an_ik_task_added_to_a_workflow_runs(plugins):
-    from workflow import ik
+    from workflow.plugins import ik
 
     wf = Workflow()
     gray = wf.add_task(ik.grayscale(method="mean"), auto_connect=True)
@@ -98,7 +110,9 @@ def test_add_task_takes_a_name_positional_or_keyword_an_instance_or_a_class():
     assert all(isinstance(t, Invert) for t in (a, b, c, d, e))
     with pytest.raises(GraphError, match=r"add_task got two task names: 'invert' and name='make_model'"):
         wf.add_task("invert", name="make_model")
-    with pytest.raises(GraphError, match=r"add_task takes a task name, a Task instance or a Task class, got int"):
+    with pytest.raises(
+        GraphError, match=r"add_task takes a task name, a Task instance or a Task class, got int"
+    ):
         wf.add_task(3)
     with pytest.raises(GraphError, match=r"add_task needs a task name, a task instance or a task class"):
         wf.add_task()
@@ -111,8 +125,10 @@ def test_ports_by_index_everywhere_a_port_is_named():
     cls = wf.add_task(MeanClassifier)
     wf.connect(None, cls, {0: 0})  # workflow input 0 (image) -> input 0 (image)
     wf.connect(model, cls, {0: 1})  # model's output 0 (model) -> input 1 (model)
-    assert {(e.src, e.src_port, e.dst_port) for e in wf.edges if e.dst == cls.id} == {("$inputs", "image", "image"),
-                                                                                     ("make_model", "model", "model")}
+    assert {(e.src, e.src_port, e.dst_port) for e in wf.edges if e.dst == cls.id} == {
+        ("$inputs", "image", "image"),
+        ("make_model", "model", "model"),
+    }
     wf.add_output("verdict", cls, 0)
     out = wf.run(image=photo(10))
     assert out["verdict"] is cls.get_output(0) is cls.get_output("classification")
@@ -122,26 +138,38 @@ def test_ports_by_index_everywhere_a_port_is_named():
 
 
 def test_pipeline_references_take_port_indexes_and_are_saved_by_name():
-    from workflow.pipeline import dump_workflow, loads_workflow
+    from workflow.pipeline.build import dump_workflow, loads_workflow
 
-    text = ("version: 1\ninputs: {image: {type: image}}\ntasks:\n  - {id: m, task: make_model}\n"
-            "  - {id: c, task: mean_classifier, inputs: {image: $inputs.image, model: $steps.m.0}}\n"
-            "outputs: {verdict: $steps.c.0}\n")
+    text = (
+        "version: 1\ninputs: {image: {type: image}}\ntasks:\n  - {id: m, task: make_model}\n"
+        "  - {id: c, task: mean_classifier, inputs: {image: $inputs.image, model: $steps.m.0}}\n"
+        "outputs: {verdict: $steps.c.0}\n"
+    )
     wf = loads_workflow(text, make_registry(), graph_cls=Workflow)
     assert wf.outputs == {"verdict": ("c", "classification")}
-    assert "model: $steps.m.model" in dump_workflow(wf) and "verdict: $steps.c.classification" in dump_workflow(wf)
+    assert "model: $steps.m.model" in dump_workflow(
+        wf
+    ) and "verdict: $steps.c.classification" in dump_workflow(wf)
 
 
 def test_a_bad_port_index_or_name_lists_both_forms():
     wf = Workflow(registry=make_registry())
     cls = wf.add_task(MeanClassifier)
-    with pytest.raises(PortError, match=r"task 'mean_classifier' has no output port 3; outputs by index or name: "
-                                        r"0 'classification'$"):
+    with pytest.raises(
+        PortError,
+        match=r"task 'mean_classifier' has no output port 3; outputs by index or name: "
+        r"0 'classification'$",
+    ):
         cls.get_output(3)
-    with pytest.raises(PortError, match=r"has no input port 'modle' \(did you mean 'model'\?\); inputs by index or name: "
-                                        r"0 'image', 1 'model'"):
+    with pytest.raises(
+        PortError,
+        match=r"has no input port 'modle' \(did you mean 'model'\?\); inputs by index or name: "
+        r"0 'image', 1 'model'",
+    ):
         cls.get_input("modle")
-    with pytest.raises(PortError, match=r"workflow 'workflow' has no input 2; inputs by index or name: 0 'image'"):
+    with pytest.raises(
+        PortError, match=r"workflow 'workflow' has no input 2; inputs by index or name: 0 'image'"
+    ):
         wf.connect(None, cls, {2: 0})
 
 
@@ -157,7 +185,7 @@ def test_any_task_with_an_image_output_has_get_image_with_graphics():
 
 def test_ik_has_the_builtin_inference_task_with_ikomia_parameters():
     reset_default_registry()
-    from workflow import ik
+    from workflow.plugins import ik
 
     doc = ik.infer_torchvision_resnext.__doc__
     assert "dataset (" in doc and "cuda" in doc

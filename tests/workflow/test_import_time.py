@@ -1,8 +1,10 @@
-"""`import workflow` stays light: no torch, OpenCV or plugin is imported, few modules load, and it takes little CPU.
+"""`import workflow` stays light: no torch, OpenCV or plugin is imported, few modules load, and it takes
+little CPU.
 
 The time check uses CPU time (best of 5) with a bound well under what importing torch alone costs,
 so it catches a heavy import sneaking in without failing because the shared machine is busy.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -20,8 +22,10 @@ def run_python(code: str) -> str:
 
 
 def test_import_workflow_is_fast():
-    code = ("import sys, time\nn = len(sys.modules)\nt = time.process_time()\nimport workflow\n"
-            "print(time.process_time() - t, len(sys.modules) - n)")
+    code = (
+        "import sys, time\nn = len(sys.modules)\nt = time.process_time()\nimport workflow\n"
+        "print(time.process_time() - t, len(sys.modules) - n)"
+    )
     runs = [tuple(map(float, run_python(code).split())) for _ in range(5)]
     best = min(cpu for cpu, _ in runs)
     assert best < MAX_CPU_SECONDS, f"import workflow took {best:.3f} s of CPU"
@@ -34,6 +38,8 @@ def test_import_workflow_imports_no_heavy_module():
 
 
 def test_cli_list_imports_no_heavy_module():
-    code = (f"import sys\nfrom workflow.cli import main\nassert main(['list']) == 0\n"
-            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    code = (
+        f"import sys\nfrom workflow.cli import main\nassert main(['list']) == 0\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
     assert run_python(code).splitlines()[-1] == "[]"

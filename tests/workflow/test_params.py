@@ -2,27 +2,36 @@ from __future__ import annotations
 
 import pytest
 
-from workflow import ParamError
-from workflow.params import accepted_keys, describe_params
 from tests.workflow.tasks_for_tests import Invert, InvertParams
+from workflow import ParamError
+from workflow.core.params import accepted_keys, describe_params
 
 
 def test_defaults_are_native_values():
-    assert Invert().get_parameters() == {"amount": 255, "scale": 1.0, "enabled": True, "mode": "full",
-                                         "note": None, "weight_file": None}
+    assert Invert().get_parameters() == {
+        "amount": 255,
+        "scale": 1.0,
+        "enabled": True,
+        "mode": "full",
+        "note": None,
+        "weight_file": None,
+    }
 
 
-@pytest.mark.parametrize("key, text, expected", [
-    ("amount", "12", 12),
-    ("scale", "0.5", 0.5),
-    ("enabled", "false", False),
-    ("enabled", "True", True),
-    ("enabled", "0", False),
-    ("mode", "half", "half"),
-    ("note", "hello", "hello"),
-    ("note", "none", None),
-    ("note", "", None),
-])
+@pytest.mark.parametrize(
+    "key, text, expected",
+    [
+        ("amount", "12", 12),
+        ("scale", "0.5", 0.5),
+        ("enabled", "false", False),
+        ("enabled", "True", True),
+        ("enabled", "0", False),
+        ("mode", "half", "half"),
+        ("note", "hello", "hello"),
+        ("note", "none", None),
+        ("note", "", None),
+    ],
+)
 def test_strings_are_coerced_for_every_type(key, text, expected):
     task = Invert()
     task.set_parameters({key: text})
@@ -37,17 +46,22 @@ def test_set_parameters_merges_a_partial_dict():
 
 
 def test_unknown_key_suggests_the_closest_name():
-    with pytest.raises(ParamError, match=r"task 'invert': unknown parameter 'amout' \(did you mean 'amount'\?\)"):
+    with pytest.raises(
+        ParamError, match=r"task 'invert': unknown parameter 'amout' \(did you mean 'amount'\?\)"
+    ):
         Invert().set_parameters({"amout": 3})
 
 
-@pytest.mark.parametrize("values, pattern", [
-    ({"amount": "lots"}, r"parameter 'amount' got 'lots', expected int"),
-    ({"amount": 300}, r"parameter 'amount' got 300, expected int \(>= 0, <= 255\)"),
-    ({"scale": 0}, r"parameter 'scale' got 0, expected float \(> 0\)"),
-    ({"mode": "quarter"}, r"parameter 'mode' got 'quarter', expected one of 'full', 'half'"),
-    ({"enabled": "maybe"}, r"parameter 'enabled' got 'maybe', expected bool"),
-])
+@pytest.mark.parametrize(
+    "values, pattern",
+    [
+        ({"amount": "lots"}, r"parameter 'amount' got 'lots', expected int"),
+        ({"amount": 300}, r"parameter 'amount' got 300, expected int \(>= 0, <= 255\)"),
+        ({"scale": 0}, r"parameter 'scale' got 0, expected float \(> 0\)"),
+        ({"mode": "quarter"}, r"parameter 'mode' got 'quarter', expected one of 'full', 'half'"),
+        ({"enabled": "maybe"}, r"parameter 'enabled' got 'maybe', expected bool"),
+    ],
+)
 def test_bad_values_name_task_parameter_value_and_expectation(values, pattern):
     task = Invert(task_id="inv1")
     with pytest.raises(ParamError, match=r"task 'inv1': " + pattern):

@@ -6,6 +6,7 @@ names, aliases, near misses, unicode) with random values (strings as Ikomia
 passes them, huge numbers, nan, containers). A failed call leaves the
 parameters as they were; a successful one leaves them valid and re-settable.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -18,14 +19,15 @@ from hypothesis import strategies as st
 
 from tests.workflow.tasks_for_tests import make_registry
 from workflow import ParamError
-from workflow.params import accepted_keys, describe_params
-from workflow.registry import Registry, default_registry
+from workflow.core.params import accepted_keys, describe_params
+from workflow.plugins.registry import Registry, default_registry
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def plugin_tasks() -> list[tuple[str, Registry]]:
-    """(task name, registry) for every task of the installed entry points, the example plugins and the test tasks."""
+    """(task name, registry) for every task of the installed entry points, the example plugins and the test
+    tasks."""
     found = [(name, default_registry()) for name in default_registry().names()]
     examples = Registry(use_entry_points=False, plugin_path=str(EXAMPLES / "plugins"))
     found += [(name, examples) for name in examples.names()]
@@ -46,23 +48,61 @@ def task_class(name: str, registry: Registry):
 
 
 def strings_for(rows) -> st.SearchStrategy[str]:
-    words = ["", "none", "None", "true", "false", "yes", "0", "1", "-1", "224", "3.5", "1e309", "nan", "inf", "-inf",
-             "cpu", "cuda", "auto", "fp32", "bf16", "resnext50", "resnext101", "x" * 300, "../../etc/passwd"]
+    words = [
+        "",
+        "none",
+        "None",
+        "true",
+        "false",
+        "yes",
+        "0",
+        "1",
+        "-1",
+        "224",
+        "3.5",
+        "1e309",
+        "nan",
+        "inf",
+        "-inf",
+        "cpu",
+        "cuda",
+        "auto",
+        "fp32",
+        "bf16",
+        "resnext50",
+        "resnext101",
+        "x" * 300,
+        "../../etc/passwd",
+    ]
     words += [str(c) for row in rows for c in (row["choices"] or [])] + [str(row["default"]) for row in rows]
     return st.sampled_from(words) | st.text(max_size=10)
 
 
 def values_for(rows) -> st.SearchStrategy:
-    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=-(10 ** 30), max_value=10 ** 30),
-                        st.floats(allow_nan=True, allow_infinity=True), strings_for(rows))
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
-                        max_leaves=4)
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.floats(allow_nan=True, allow_infinity=True),
+        strings_for(rows),
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+        max_leaves=4,
+    )
 
 
 def keys_for(model) -> st.SearchStrategy:
     keys = accepted_keys(model)
     near = [k[:-1] for k in keys if len(k) > 1] + [k.upper() for k in keys] + [k + "s" for k in keys]
-    return st.sampled_from(keys or ["none"]) | st.sampled_from(near or ["x"]) | st.text(max_size=8) | st.integers(0, 3)
+    return (
+        st.sampled_from(keys or ["none"])
+        | st.sampled_from(near or ["x"])
+        | st.text(max_size=8)
+        | st.integers(0, 3)
+    )
 
 
 def fuzz_set_parameters(cls) -> None:
@@ -92,8 +132,10 @@ def fuzz_set_parameters(cls) -> None:
 
 def same(a: dict, b: dict) -> bool:
     """Equality where nan equals nan (a nan parameter is a legal, if odd, float)."""
-    return a.keys() == b.keys() and all(x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
-                                        for x, y in ((a[k], b[k]) for k in a))
+    return a.keys() == b.keys() and all(
+        x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
+        for x, y in ((a[k], b[k]) for k in a)
+    )
 
 
 @pytest.mark.parametrize("name, registry", plugin_tasks(), ids=lambda v: v if isinstance(v, str) else "")

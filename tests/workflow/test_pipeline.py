@@ -1,4 +1,5 @@
 """Pipeline files: staged validation with located one-line errors, and the load/save round trip."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,9 @@ import yaml
 
 from tests.workflow.tasks_for_tests import MakeModel, make_registry
 from workflow import PipelineError, Workflow
-from workflow.pipeline import dump_workflow, load_workflow, loads_workflow, save_workflow, validate_file
-from workflow.pipeline_schema import pipeline_json_schema
-from workflow.graph import INPUTS, Edge
+from workflow.graph.graph import INPUTS, Edge
+from workflow.pipeline.build import dump_workflow, load_workflow, loads_workflow, save_workflow, validate_file
+from workflow.pipeline.schema import pipeline_json_schema
 
 HEAD = "version: 1\ninputs:\n  image: {type: image}\n"
 
@@ -27,7 +28,9 @@ def load(text: str, reg, source: str = "p.yaml") -> Workflow:
 
 
 def test_load_auto_connects_in_file_order_and_keeps_params(reg):
-    wf = load(HEAD + textwrap.dedent("""\
+    wf = load(
+        HEAD
+        + textwrap.dedent("""\
         name: demo
         tasks:
           - id: inv
@@ -37,7 +40,9 @@ def test_load_auto_connects_in_file_order_and_keeps_params(reg):
             task: mean_classifier
         outputs:
           pred: $steps.cls.classification
-        """), reg)
+        """),
+        reg,
+    )
     assert wf.name == "demo"
     assert [t.id for t in wf.tasks] == ["inv", "cls"]
     assert wf.get_task("inv").get_parameters()["amount"] == 200
@@ -47,14 +52,18 @@ def test_load_auto_connects_in_file_order_and_keeps_params(reg):
 
 
 def test_explicit_references_may_point_forward(reg):
-    wf = load(HEAD + textwrap.dedent("""\
+    wf = load(
+        HEAD
+        + textwrap.dedent("""\
         tasks:
           - id: cls
             task: mean_classifier
             inputs: {image: $inputs.image, model: $steps.train.model}
           - id: train
             task: make_model
-        """), reg)
+        """),
+        reg,
+    )
     assert [t.id for t in wf.order()] == ["train", "cls"]
     assert Edge("train", "model", "cls", "model") in wf.edges
 
@@ -65,83 +74,143 @@ def test_loading_runs_no_task(reg):
     assert MakeModel.runs == 0
 
 
-@pytest.mark.parametrize("text, match", [
-    ("version: 1\ntasks:\n  - id: a\n   task: b: c\n", r"^p\.yaml:4: yaml: syntax error: expected <block end>"),
-    ("version: 1\ntasks: !!python/object/apply:os.system ['echo owned']\n",
-     r"^p\.yaml:2: yaml: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed: .*safe YAML loader"),
-    ("", r"^p\.yaml:1: document: the file is empty"),
-    ("# only a comment\n", r"^p\.yaml:1: document: the file is empty"),
-    ("- a\n- b\n", r"^p\.yaml:1: document: expected a mapping with keys version, name, inputs, tasks, outputs; got list"),
-    ("version: 2\ntasks: []\n", r"^p\.yaml:1: version: unsupported version 2; this toolkit reads version 1$"),
-    ("version: '1'\ntasks: []\n", r"^p\.yaml:1: version: expected an integer, got '1'"),
-    ("version: 1\ntask: []\n", r"^p\.yaml:2: task: unknown key \(did you mean 'tasks'\?\); valid keys: version, name"),
-    ("version: 1\nversion: 1\ntasks: []\n", r"^p\.yaml:2: version: duplicate key \(first at line 1\)"),
-    ("version: 1\ntasks:\n  - task: invert\n", r"^p\.yaml:3: task #1: id: required key is missing"),
-    ("version: 1\ntasks:\n  - id: a\n    task: invert\n    parms: {}\n",
-     r"^p\.yaml:5: task 'a': parms: unknown key \(did you mean 'params'\?\)"),
-    ("version: 1\ntasks:\n  - id: a\n    task: make_model\n    params: [1]\n",
-     r"^p\.yaml:5: task 'a': params: expected a mapping, got \[1\]"),
-    ("version: 1\ntasks:\n  - {id: 'a.b', task: make_model}\n", r"^p\.yaml:3: task 'a\.b': id: String should match pattern"),
-    ("version: 1\ntasks: [hello]\n", r"^p\.yaml:2: task #1: tasks\[0\]: expected a mapping with keys id, task, params, inputs"),
-    ("version: 1\ntasks:\n  - {id: a, task: make_model}\n  - {id: a, task: make_model}\n",
-     r"^p\.yaml:4: task 'a': id: duplicate id 'a' \(also task #1, line 3\)"),
-    ("version: 1\ninputs: {image: {type: imag}}\ntasks: []\n",
-     r"^p\.yaml:2: inputs\.image\.type: unknown data type 'imag' \(did you mean 'image'\?\)"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (
+            "version: 1\ntasks:\n  - id: a\n   task: b: c\n",
+            r"^p\.yaml:4: yaml: syntax error: expected <block end>",
+        ),
+        (
+            "version: 1\ntasks: !!python/object/apply:os.system ['echo owned']\n",
+            r"^p\.yaml:2: yaml: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed: "
+            r".*safe YAML loader",
+        ),
+        ("", r"^p\.yaml:1: document: the file is empty"),
+        ("# only a comment\n", r"^p\.yaml:1: document: the file is empty"),
+        (
+            "- a\n- b\n",
+            r"^p\.yaml:1: document: expected a mapping with keys version, name, inputs, tasks, outputs; got list",
+        ),
+        (
+            "version: 2\ntasks: []\n",
+            r"^p\.yaml:1: version: unsupported version 2; this toolkit reads version 1$",
+        ),
+        ("version: '1'\ntasks: []\n", r"^p\.yaml:1: version: expected an integer, got '1'"),
+        (
+            "version: 1\ntask: []\n",
+            r"^p\.yaml:2: task: unknown key \(did you mean 'tasks'\?\); valid keys: version, name",
+        ),
+        ("version: 1\nversion: 1\ntasks: []\n", r"^p\.yaml:2: version: duplicate key \(first at line 1\)"),
+        ("version: 1\ntasks:\n  - task: invert\n", r"^p\.yaml:3: task #1: id: required key is missing"),
+        (
+            "version: 1\ntasks:\n  - id: a\n    task: invert\n    parms: {}\n",
+            r"^p\.yaml:5: task 'a': parms: unknown key \(did you mean 'params'\?\)",
+        ),
+        (
+            "version: 1\ntasks:\n  - id: a\n    task: make_model\n    params: [1]\n",
+            r"^p\.yaml:5: task 'a': params: expected a mapping, got \[1\]",
+        ),
+        (
+            "version: 1\ntasks:\n  - {id: 'a.b', task: make_model}\n",
+            r"^p\.yaml:3: task 'a\.b': id: String should match pattern",
+        ),
+        (
+            "version: 1\ntasks: [hello]\n",
+            r"^p\.yaml:2: task #1: tasks\[0\]: expected a mapping with keys id, task, params, inputs",
+        ),
+        (
+            "version: 1\ntasks:\n  - {id: a, task: make_model}\n  - {id: a, task: make_model}\n",
+            r"^p\.yaml:4: task 'a': id: duplicate id 'a' \(also task #1, line 3\)",
+        ),
+        (
+            "version: 1\ninputs: {image: {type: imag}}\ntasks: []\n",
+            r"^p\.yaml:2: inputs\.image\.type: unknown data type 'imag' \(did you mean 'image'\?\)",
+        ),
+    ],
+)
 def test_file_and_schema_errors_name_line_and_field(reg, text, match):
     with pytest.raises(PipelineError, match=match):
         loads_workflow(text, reg, source="p.yaml")
 
 
 def test_unknown_task_suggests_the_closest_name(reg):
-    with pytest.raises(PipelineError, match=r"^p\.yaml:6: task 'b': task: unknown task 'invertt' \(did you mean 'invert'\?\)"):
+    with pytest.raises(
+        PipelineError, match=r"^p\.yaml:6: task 'b': task: unknown task 'invertt' \(did you mean 'invert'\?\)"
+    ):
         load(HEAD + "tasks:\n  - id: b\n    task: invertt\n", reg)
 
 
 def test_unknown_param_is_located_and_suggests(reg):
     text = HEAD + "tasks:\n  - id: inv\n    task: invert\n    params:\n      scale: 2\n      amout: 3\n"
-    with pytest.raises(PipelineError, match=r"^p\.yaml:9: task 'inv': params\.amout: unknown parameter 'amout' "
-                                            r"\(did you mean 'amount'\?\)"):
+    with pytest.raises(
+        PipelineError,
+        match=r"^p\.yaml:9: task 'inv': params\.amout: unknown parameter 'amout' "
+        r"\(did you mean 'amount'\?\)",
+    ):
         load(text, reg)
 
 
 def test_bad_param_value_names_task_param_value_and_expectation(reg):
     text = HEAD + "tasks:\n  - id: inv\n    task: invert\n    params:\n      mode: full\n      amount: 400\n"
-    with pytest.raises(PipelineError, match=r"^p\.yaml:9: task 'inv': params\.amount: parameter 'amount' got 400, "
-                                            r"expected int \(>= 0, <= 255\)"):
+    with pytest.raises(
+        PipelineError,
+        match=r"^p\.yaml:9: task 'inv': params\.amount: parameter 'amount' got 400, "
+        r"expected int \(>= 0, <= 255\)",
+    ):
         load(text, reg)
 
 
 def test_param_given_by_alias_is_located_by_its_key(reg):
     wf = load(HEAD + "tasks:\n  - id: inv\n    task: invert\n    params: {model_path: w.pt}\n", reg)
     assert wf.get_task("inv").get_parameters()["weight_file"] == "w.pt"
-    with pytest.raises(PipelineError, match=r"^p\.yaml:8: task 'inv': params\.model_path: parameter 'weight_file' got"):
+    with pytest.raises(
+        PipelineError, match=r"^p\.yaml:8: task 'inv': params\.model_path: parameter 'weight_file' got"
+    ):
         load(HEAD + "tasks:\n  - id: inv\n    task: invert\n    params:\n      model_path: [1]\n", reg)
 
 
-@pytest.mark.parametrize("ref, match", [
-    ("$steps.b.image", r"unknown step 'b' in '\$steps\.b\.image'; steps: m, inv"),
-    ("$steps.invv.image", r"unknown step 'invv' .*\(did you mean 'inv'\?\)"),
-    ("$inputs.imag", r"unknown workflow input 'imag' in '\$inputs\.imag' \(did you mean 'image'\?\); declared inputs: image"),
-    ("image", r"malformed reference 'image'; expected '\$inputs\.<name>' or '\$steps\.<id>\.<port>'"),
-    ("$steps.m.modle", r"task 'make_model' has no output port 'modle' \(did you mean 'model'\?\)"),
-])
+@pytest.mark.parametrize(
+    "ref, match",
+    [
+        ("$steps.b.image", r"unknown step 'b' in '\$steps\.b\.image'; steps: m, inv"),
+        ("$steps.invv.image", r"unknown step 'invv' .*\(did you mean 'inv'\?\)"),
+        (
+            "$inputs.imag",
+            r"unknown workflow input 'imag' in '\$inputs\.imag' \(did you mean 'image'\?\); declared inputs: image",
+        ),
+        ("image", r"malformed reference 'image'; expected '\$inputs\.<name>' or '\$steps\.<id>\.<port>'"),
+        ("$steps.m.modle", r"task 'make_model' has no output port 'modle' \(did you mean 'model'\?\)"),
+    ],
+)
 def test_dangling_and_malformed_references(reg, ref, match):
-    text = HEAD + f"tasks:\n  - id: m\n    task: make_model\n  - id: inv\n    task: invert\n    inputs: {{image: '{ref}'}}\n"
+    text = (
+        HEAD
+        + f"tasks:\n  - id: m\n    task: make_model\n  - id: inv\n    task: invert\n    inputs: {{image: '{ref}'}}\n"
+    )
     with pytest.raises(PipelineError, match=r"^p\.yaml:9: task 'inv': inputs\.image: " + match):
         load(text, reg)
 
 
 def test_unknown_input_port_of_the_task(reg):
-    with pytest.raises(PipelineError, match=r"^p\.yaml:8: task 'inv': inputs\.imgae: task 'invert' has no input port "
-                                            r"'imgae' \(did you mean 'image'\?\)"):
+    with pytest.raises(
+        PipelineError,
+        match=r"^p\.yaml:8: task 'inv': inputs\.imgae: task 'invert' has no input port "
+        r"'imgae' \(did you mean 'image'\?\)",
+    ):
         load(HEAD + "tasks:\n  - id: inv\n    task: invert\n    inputs:\n      imgae: $inputs.image\n", reg)
 
 
 def test_type_incompatible_explicit_edge(reg):
-    text = HEAD + "tasks:\n  - id: m\n    task: make_model\n  - id: inv\n    task: invert\n    inputs:\n      image: $steps.m.metrics\n"
-    with pytest.raises(PipelineError, match=r"^p\.yaml:10: task 'inv': inputs\.image: input 'image' \(image\) cannot take "
-                                            r"\$steps\.m\.metrics \(table\)"):
+    text = (
+        HEAD + "tasks:\n  - id: m\n    task: make_model\n  - id: inv\n    task: invert\n"
+        "    inputs:\n      image: $steps.m.metrics\n"
+    )
+    with pytest.raises(
+        PipelineError,
+        match=r"^p\.yaml:10: task 'inv': inputs\.image: input 'image' \(image\) cannot take "
+        r"\$steps\.m\.metrics \(table\)",
+    ):
         load(text, reg)
 
 
@@ -155,7 +224,9 @@ def test_cycle_is_reported_on_the_edge_that_closes_it(reg):
             task: invert
             inputs: {image: $steps.a.image}
         """)
-    with pytest.raises(PipelineError, match=r"^p\.yaml:\d+: task '[ab]': inputs\.image: cycle: (a -> b -> a|b -> a -> b)$"):
+    with pytest.raises(
+        PipelineError, match=r"^p\.yaml:\d+: task '[ab]': inputs\.image: cycle: (a -> b -> a|b -> a -> b)$"
+    ):
         load(text, reg)
 
 
@@ -165,24 +236,44 @@ def test_self_loop_is_a_cycle(reg):
 
 
 def test_auto_connect_failure_names_the_task_and_what_is_on_offer(reg):
-    with pytest.raises(PipelineError, match=r"^p\.yaml:4: task 'inv': inputs: auto-connect: required input 'image' "
-                                            r"\(image\) has no compatible output .*on offer: \$steps\.m\.model \(model\)"):
-        loads_workflow("version: 1\ntasks:\n  - {id: m, task: make_model}\n  - {id: inv, task: invert}\n", reg,
-                       source="p.yaml")
+    with pytest.raises(
+        PipelineError,
+        match=r"^p\.yaml:4: task 'inv': inputs: auto-connect: required input 'image' "
+        r"\(image\) has no compatible output .*on offer: \$steps\.m\.model \(model\)",
+    ):
+        loads_workflow(
+            "version: 1\ntasks:\n  - {id: m, task: make_model}\n  - {id: inv, task: invert}\n",
+            reg,
+            source="p.yaml",
+        )
 
 
 def test_explicit_inputs_leave_optional_ports_empty_but_not_required_ones(reg):
-    wf = load(HEAD + "tasks:\n  - id: m\n    task: make_model\n  - id: c\n    task: mean_classifier\n"
-                     "    inputs: {image: $inputs.image}\n", reg)
-    assert [e for e in wf.edges if e.dst == "c"] == [Edge(INPUTS, "image", "c", "image")]  # model stays unwired
-    with pytest.raises(PipelineError, match=r"^p\.yaml:9: task 'c': inputs: required input 'image' \(image\) is not connected"):
-        load(HEAD + "tasks:\n  - id: m\n    task: make_model\n  - id: c\n    task: mean_classifier\n    inputs: {}\n", reg)
+    wf = load(
+        HEAD + "tasks:\n  - id: m\n    task: make_model\n  - id: c\n    task: mean_classifier\n"
+        "    inputs: {image: $inputs.image}\n",
+        reg,
+    )
+    assert [e for e in wf.edges if e.dst == "c"] == [
+        Edge(INPUTS, "image", "c", "image")
+    ]  # model stays unwired
+    with pytest.raises(
+        PipelineError,
+        match=r"^p\.yaml:9: task 'c': inputs: required input 'image' \(image\) is not connected",
+    ):
+        load(
+            HEAD
+            + "tasks:\n  - id: m\n    task: make_model\n  - id: c\n    task: mean_classifier\n    inputs: {}\n",
+            reg,
+        )
 
 
 def test_outputs_must_name_existing_step_outputs(reg):
     with pytest.raises(PipelineError, match=r"^p\.yaml:7: outputs\.x: outputs must name a step output"):
         load(HEAD + "tasks:\n  - {id: inv, task: invert}\noutputs:\n  x: $inputs.image\n", reg)
-    with pytest.raises(PipelineError, match=r"outputs\.y: task 'invert' has no output port 'imag' \(did you mean 'image'\?\)"):
+    with pytest.raises(
+        PipelineError, match=r"outputs\.y: task 'invert' has no output port 'imag' \(did you mean 'image'\?\)"
+    ):
         load(HEAD + "tasks:\n  - {id: inv, task: invert}\noutputs:\n  y: $steps.inv.imag\n", reg)
 
 
@@ -208,7 +299,9 @@ def test_validate_file_of_a_good_pipeline_is_empty_and_missing_file_is_a_problem
 
 def build_graph(reg) -> Workflow:
     wf = Workflow(name="round-trip", inputs={"image": "image", "extra": "image"}, registry=reg)
-    inv = wf.add_task(name="invert", params={"amount": "100", "mode": "half", "model_path": "w.pt"}, auto_connect=True)
+    inv = wf.add_task(
+        name="invert", params={"amount": "100", "mode": "half", "model_path": "w.pt"}, auto_connect=True
+    )
     wf.add_task(name="make_model", task_id="trainer")
     cls = wf.add_task(name="mean_classifier", task_id="cls")
     wf.connect(inv, cls, {"image": "image"})
@@ -221,7 +314,13 @@ def build_graph(reg) -> Workflow:
 
 
 def graph_of(wf: Workflow):
-    return (wf.name, dict(wf.inputs), [(t.id, t.name, t.get_parameters()) for t in wf.tasks], set(wf.edges), dict(wf.outputs))
+    return (
+        wf.name,
+        dict(wf.inputs),
+        [(t.id, t.name, t.get_parameters()) for t in wf.tasks],
+        set(wf.edges),
+        dict(wf.outputs),
+    )
 
 
 def test_round_trip_load_save_load_gives_the_same_graph(reg, tmp_path):

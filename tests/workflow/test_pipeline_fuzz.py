@@ -5,6 +5,7 @@ renamed keys, wrong types, unknown tasks, broken and cyclic references, huge
 numbers, unicode) and textually (cut, spliced characters), plus odd documents.
 A file that loads must also survive a save/load round trip unchanged.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,8 +17,8 @@ from hypothesis import strategies as st
 
 from tests.workflow.tasks_for_tests import make_registry
 from workflow import PipelineError, Workflow
-from workflow.pipeline import dump_workflow, loads_workflow
-from workflow.pipeline_schema import one_line
+from workflow.pipeline.build import dump_workflow, loads_workflow
+from workflow.pipeline.schema import one_line
 
 REG = make_registry()
 SETTINGS = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -25,31 +26,69 @@ SOURCE = "fuzz.yaml"
 LOCATED = re.compile(r"^fuzz\.yaml:\d+: (task ('[^']*'|#\d+): )?\S")
 
 BASES = [
-    {"version": 1, "name": "classify", "inputs": {"image": {"type": "image"}},
-     "tasks": [{"id": "inv", "task": "invert", "params": {"amount": 200, "mode": "half", "note": "ü"}},
-               {"id": "train", "task": "make_model"},
-               {"id": "cls", "task": "mean_classifier", "inputs": {"image": "$steps.inv.image", "model": "$steps.train.model"}}],
-     "outputs": {"pred": "$steps.cls.classification", "inverted": "$steps.inv.image"}},
-    {"version": 1, "inputs": {"image": {"type": "image"}, "other": {"type": "annotated_image"}},
-     "tasks": [{"id": "a", "task": "invert", "params": {"scale": 0.5, "enabled": "false"}},
-               {"id": "b", "task": "fail_on_13"},
-               {"id": "c", "task": "invert", "inputs": {"image": "$inputs.other"}, "params": {"model_path": "w.pt"}},
-               {"id": "d", "task": "mean_classifier"}]},
+    {
+        "version": 1,
+        "name": "classify",
+        "inputs": {"image": {"type": "image"}},
+        "tasks": [
+            {"id": "inv", "task": "invert", "params": {"amount": 200, "mode": "half", "note": "ü"}},
+            {"id": "train", "task": "make_model"},
+            {
+                "id": "cls",
+                "task": "mean_classifier",
+                "inputs": {"image": "$steps.inv.image", "model": "$steps.train.model"},
+            },
+        ],
+        "outputs": {"pred": "$steps.cls.classification", "inverted": "$steps.inv.image"},
+    },
+    {
+        "version": 1,
+        "inputs": {"image": {"type": "image"}, "other": {"type": "annotated_image"}},
+        "tasks": [
+            {"id": "a", "task": "invert", "params": {"scale": 0.5, "enabled": "false"}},
+            {"id": "b", "task": "fail_on_13"},
+            {
+                "id": "c",
+                "task": "invert",
+                "inputs": {"image": "$inputs.other"},
+                "params": {"model_path": "w.pt"},
+            },
+            {"id": "d", "task": "mean_classifier"},
+        ],
+    },
 ]
 TASK_NAMES = REG.names()
 IDS = ["inv", "train", "cls", "a", "b", "c", "d"]
 PORTS = ["image", "model", "metrics", "classification"]
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(min_value=-(10 ** 40), max_value=10 ** 40),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12), st.sampled_from(TASK_NAMES + IDS + PORTS),
-    st.sampled_from(["1", "true", "none", "half", "full", "image", "$inputs.image", "$inputs.", "$steps..", "$steps.a"]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(TASK_NAMES + IDS + PORTS),
+    st.sampled_from(
+        ["1", "true", "none", "half", "full", "image", "$inputs.image", "$inputs.", "$steps..", "$steps.a"]
+    ),
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6) | st.integers(), inner, max_size=3),
-                      max_leaves=6)
-refs = st.one_of(st.builds(lambda i, p: f"$steps.{i}.{p}", st.sampled_from(IDS) | st.text(max_size=5), st.sampled_from(PORTS) | st.text(max_size=5)),
-                 st.builds(lambda n: f"$inputs.{n}", st.sampled_from(["image", "other", "imag"]) | st.text(max_size=5)),
-                 st.text(max_size=10))
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6) | st.integers(), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+refs = st.one_of(
+    st.builds(
+        lambda i, p: f"$steps.{i}.{p}",
+        st.sampled_from(IDS) | st.text(max_size=5),
+        st.sampled_from(PORTS) | st.text(max_size=5),
+    ),
+    st.builds(lambda n: f"$inputs.{n}", st.sampled_from(["image", "other", "imag"]) | st.text(max_size=5)),
+    st.text(max_size=10),
+)
 
 
 def paths(node, prefix=()):
@@ -83,13 +122,22 @@ def mutated_documents(draw):
         if action == "drop":
             del parent[key]
         elif action == "rename" and isinstance(parent, dict):
-            parent[draw(st.text(max_size=8) | st.sampled_from(["task", "tasks", "param", "input", "ids", "version"]))] = parent.pop(key)
+            parent[
+                draw(
+                    st.text(max_size=8)
+                    | st.sampled_from(["task", "tasks", "param", "input", "ids", "version"])
+                )
+            ] = parent.pop(key)
         elif action == "replace":
             parent[key] = draw(values)
         elif action == "task" and isinstance(doc.get("tasks"), list) and doc["tasks"]:
             task = draw(st.sampled_from(doc["tasks"]))
             if isinstance(task, dict):
-                task["task"] = draw(st.sampled_from(TASK_NAMES) | st.text(max_size=10) | st.sampled_from(["invertt", "Invert"]))
+                task["task"] = draw(
+                    st.sampled_from(TASK_NAMES)
+                    | st.text(max_size=10)
+                    | st.sampled_from(["invertt", "Invert"])
+                )
         elif action == "ref" and isinstance(doc.get("tasks"), list) and doc["tasks"]:
             task = draw(st.sampled_from(doc["tasks"]))
             if isinstance(task, dict):
@@ -113,7 +161,8 @@ def to_text(doc) -> str:
 
 
 def check(text: str) -> None:
-    """Loading succeeds (and round-trips) or raises a located, one-line PipelineError; nothing else escapes."""
+    """Loading succeeds (and round-trips) or raises a located, one-line PipelineError; nothing else
+    escapes."""
     try:
         wf = loads_workflow(text, REG, source=SOURCE, graph_cls=Workflow)
     except PipelineError as exc:
@@ -128,7 +177,9 @@ def check(text: str) -> None:
     assert isinstance(wf, Workflow)
     wf.validate()
     again = loads_workflow(dump_workflow(wf), REG)
-    assert [(t.id, t.name, t.get_parameters()) for t in again.tasks] == [(t.id, t.name, t.get_parameters()) for t in wf.tasks]
+    assert [(t.id, t.name, t.get_parameters()) for t in again.tasks] == [
+        (t.id, t.name, t.get_parameters()) for t in wf.tasks
+    ]
     assert set(again.edges) == set(wf.edges) and again.outputs == wf.outputs and again.inputs == wf.inputs
 
 
@@ -144,14 +195,32 @@ def test_structural_mutations_load_or_raise_pipeline_error(doc):
 @example(to_text(BASES[0]), 0, 0, "!!python/object:os.system ")
 def test_text_mutations_load_or_raise_pipeline_error(text, at, cut, insert):
     at = at % (len(text) + 1)
-    check(text[:at] + insert + text[at + cut:])
+    check(text[:at] + insert + text[at + cut :])
 
 
 @settings(SETTINGS, max_examples=300)
-@given(st.one_of(values.map(to_text), st.sampled_from(["", "\n", "~", "---\n...\n", "a: 1\n---\nb: 2\n", "[1, 2]", "42",
-                                                       "!!binary aGk=", "&a [*a]", "version: 1\ntasks: &t [*t]\n",
-                                                       "version: 1\ntasks: []\n<<: {x: 1}\n", "\ufeffversion: 1\ntasks: []\n",
-                                                       "version: 1\ntasks:\n- {id: a, task: make_model, params: {1: 2}}\n"])))
+@given(
+    st.one_of(
+        values.map(to_text),
+        st.sampled_from(
+            [
+                "",
+                "\n",
+                "~",
+                "---\n...\n",
+                "a: 1\n---\nb: 2\n",
+                "[1, 2]",
+                "42",
+                "!!binary aGk=",
+                "&a [*a]",
+                "version: 1\ntasks: &t [*t]\n",
+                "version: 1\ntasks: []\n<<: {x: 1}\n",
+                "\ufeffversion: 1\ntasks: []\n",
+                "version: 1\ntasks:\n- {id: a, task: make_model, params: {1: 2}}\n",
+            ]
+        ),
+    )
+)
 @example("? '0\n\n  '\n: null\n")  # a key holding a newline: the message shows it escaped
 def test_odd_documents_load_or_raise_pipeline_error(text):
     check(text)

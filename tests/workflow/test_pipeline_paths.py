@@ -1,4 +1,6 @@
-"""Relative paths in pipeline files, `validate` checking them, and a results.csv header that depends on the pipeline only."""
+"""Relative paths in pipeline files, `validate` checking them, and a results.csv header that depends on the
+pipeline only."""
+
 from __future__ import annotations
 
 import csv
@@ -10,9 +12,9 @@ from PIL import Image as PILImage
 
 from tests.workflow.tasks_for_tests import make_registry
 from workflow import Port, Task, TaskParams
-from workflow import ports
-from workflow.params import path_field
-from workflow.pipeline import validate_file
+from workflow.core import ports
+from workflow.core.params import path_field
+from workflow.pipeline.build import validate_file
 from workflow.workflow import Workflow
 
 
@@ -51,7 +53,9 @@ def registry():
     return reg
 
 
-def test_relative_paths_in_a_pipeline_are_read_from_its_folder_whatever_the_working_directory(tmp_path, monkeypatch):
+def test_relative_paths_in_a_pipeline_are_read_from_its_folder_whatever_the_working_directory(
+    tmp_path, monkeypatch
+):
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "pipe.yaml").write_text(PIPE)
@@ -61,7 +65,9 @@ def test_relative_paths_in_a_pipeline_are_read_from_its_folder_whatever_the_work
     monkeypatch.chdir(elsewhere)
     wf = Workflow.load(Path("..") / "project" / "pipe.yaml", registry())
     task = wf.get_task("label")
-    assert task.params.label_file == str(folder / "labels.txt") and task.params.out_folder == str(folder / "notes")
+    assert task.params.label_file == str(folder / "labels.txt") and task.params.out_folder == str(
+        folder / "notes"
+    )
     assert wf.run(image=np.zeros((4, 4, 3), np.uint8))["classification"].top.label == "zebra"
     assert validate_file(folder / "pipe.yaml", registry()) == []
     wf.save(folder / "copy.yaml")  # saved beside it: the same relative text
@@ -73,8 +79,10 @@ def test_relative_paths_in_a_pipeline_are_read_from_its_folder_whatever_the_work
 def test_validate_names_the_task_and_parameter_of_a_missing_path(tmp_path):
     (tmp_path / "pipe.yaml").write_text(PIPE)
     problems = [str(p) for p in validate_file(tmp_path / "pipe.yaml", registry())]
-    assert problems == [f"{tmp_path / 'pipe.yaml'}:8: task 'label': params.label_file: '{tmp_path / 'labels.txt'}' does not "
-                        f"exist (relative paths in a pipeline file are read from the file's folder)"]
+    assert problems == [
+        f"{tmp_path / 'pipe.yaml'}:8: task 'label': params.label_file: '{tmp_path / 'labels.txt'}' does not "
+        f"exist (relative paths in a pipeline file are read from the file's folder)"
+    ]
 
 
 def write_images(folder: Path, good: int, bad: int) -> None:
@@ -105,6 +113,8 @@ def test_results_csv_header_comes_from_the_declared_outputs(tmp_path, task):
         report = wf.run_on(folder=tmp_path / name, output_dir=tmp_path / f"out_{name}")
         headers.append(header(report.results_csv))
     assert headers[0] == headers[1]
-    expected = {"mean_classifier": ["path", "label", "score", "top_k"],
-                "make_model": ["path", "model.value", "verdict.label", "verdict.score", "verdict.top_k"]}[task]
+    expected = {
+        "mean_classifier": ["path", "label", "score", "top_k"],
+        "make_model": ["path", "model.value", "verdict.label", "verdict.score", "verdict.top_k"],
+    }[task]
     assert headers[0] == expected

@@ -1,4 +1,5 @@
 """The task registry: registration, lookups with suggestions, sources, plugin folders, laziness."""
+
 from __future__ import annotations
 
 import subprocess
@@ -8,7 +9,7 @@ import pytest
 
 from tests.workflow.tasks_for_tests import Invert, MakeModel, make_registry
 from workflow import PluginError, Task, register_task
-from workflow.registry import Registry, default_registry, reset_default_registry
+from workflow.plugins.registry import Registry, default_registry, reset_default_registry
 
 
 def test_register_names_and_sources():
@@ -27,8 +28,11 @@ def test_registering_the_same_class_twice_is_harmless_but_another_class_is_not()
     class OtherInvert(Task):
         name = "invert"
 
-    with pytest.raises(PluginError, match=r"task 'invert' is defined twice: by tests\.workflow\.tasks_for_tests\.Invert "
-                                          r"and by .*OtherInvert"):
+    with pytest.raises(
+        PluginError,
+        match=r"task 'invert' is defined twice: by tests\.workflow\.tasks_for_tests\.Invert "
+        r"and by .*OtherInvert",
+    ):
         reg.register(OtherInvert)
 
 
@@ -45,7 +49,9 @@ def test_only_named_task_classes_can_be_registered():
 
 
 def test_unknown_name_suggests_the_closest():
-    with pytest.raises(PluginError, match=r"unknown task 'make_modle' \(did you mean 'make_model'\?\);.* run 'workflow list'"):
+    with pytest.raises(
+        PluginError, match=r"unknown task 'make_modle' \(did you mean 'make_model'\?\);.* run 'workflow list'"
+    ):
         make_registry().get("make_modle")
     with pytest.raises(PluginError, match=r"unknown task 'zzz';.* run 'workflow list'"):
         make_registry().get("zzz")
@@ -53,7 +59,9 @@ def test_unknown_name_suggests_the_closest():
 
 def test_missing_plugin_folder_warns_or_fails_in_strict_mode(tmp_path):
     missing = tmp_path / "nowhere"
-    with pytest.warns(RuntimeWarning, match=r"plugin folder '.*nowhere' \(from WORKFLOW_PLUGIN_PATH\) does not exist"):
+    with pytest.warns(
+        RuntimeWarning, match=r"plugin folder '.*nowhere' \(from WORKFLOW_PLUGIN_PATH\) does not exist"
+    ):
         assert Registry(use_entry_points=False, plugin_path=str(missing)).names() == []
     with pytest.raises(PluginError, match=r"nowhere' \(from WORKFLOW_PLUGIN_PATH\) does not exist"):
         Registry(strict=True, use_entry_points=False, plugin_path=str(missing)).names()
@@ -66,11 +74,16 @@ def test_plugin_folder_reads_modules_and_packages_but_not_private_files(tmp_path
     (tmp_path / "reg_pkg_b" / "__init__.py").write_text(body.format("from_package"))
     (tmp_path / "_reg_private.py").write_text(body.format("private"))
     (tmp_path / "notes.txt").write_text("not python")
-    assert Registry(use_entry_points=False, plugin_path=str(tmp_path)).names() == ["from_module", "from_package"]
+    assert Registry(use_entry_points=False, plugin_path=str(tmp_path)).names() == [
+        "from_module",
+        "from_package",
+    ]
 
 
 def test_default_registry_is_shared_and_reset_rereads_the_environment(tmp_path, monkeypatch):
-    (tmp_path / "reg_env_mod.py").write_text("from workflow import Task\n\nclass T(Task):\n    name = 'from_env'\n")
+    (tmp_path / "reg_env_mod.py").write_text(
+        "from workflow import Task\n\nclass T(Task):\n    name = 'from_env'\n"
+    )
     monkeypatch.setenv("WORKFLOW_PLUGIN_PATH", str(tmp_path))
     reset_default_registry()
     try:
@@ -90,10 +103,13 @@ def test_default_registry_is_shared_and_reset_rereads_the_environment(tmp_path, 
 
 
 def test_listing_imports_no_entry_point_plugin_and_no_torch():
-    code = ("import sys\nfrom workflow.registry import Registry\nreg = Registry()\nnames = reg.names()\n"
-            "assert 'infer_torchvision_resnext' in names, names\n"
-            "loaded = [m for m in ('torch', 'torchvision', 'cv2', 'infer_torchvision_resnext', 'train_torchvision_resnext') "
-            "if m in sys.modules]\nprint(loaded)\n")
+    code = (
+        "import sys\nfrom workflow.plugins.registry import Registry\nreg = Registry()\nnames = reg.names()\n"
+        "assert 'infer_torchvision_resnext' in names, names\n"
+        "loaded = [m for m in ('torch', 'torchvision', 'cv2', 'infer_torchvision_resnext', "
+        "'train_torchvision_resnext') "
+        "if m in sys.modules]\nprint(loaded)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

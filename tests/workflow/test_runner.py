@@ -1,4 +1,5 @@
 """run_on / run_inputs: single images, folders (errors, resume, faults, Ctrl-C), videos, output paths."""
+
 from __future__ import annotations
 
 import csv
@@ -17,10 +18,10 @@ from PIL import Image
 
 from tests.workflow.tasks_for_tests import MakeModel, MeanClassifier, make_registry
 from workflow import InputError, Port, Task, TaskRunError, Workflow, WorkflowError
-from workflow import ports
-from workflow.files import output_path, safe_relpath
-from workflow.runner import RunReport, run_inputs, run_on, run_once
-from workflow.sources import VideoWriter, iter_video_frames
+from workflow.core import ports
+from workflow.core.files import output_path, safe_relpath
+from workflow.run.runner import RunReport, run_inputs, run_on, run_once
+from workflow.run.sources import VideoWriter, iter_video_frames
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,7 +52,7 @@ class ShapeProbe(Task):
     def run(self):
         img = self.get_input("image")
         self.shapes.append(img.shape)
-        from workflow.results import ClassificationResult, ClassScore
+        from workflow.core.results import ClassificationResult, ClassScore
 
         self.set_output("classification", ClassificationResult([ClassScore(f"h{img.shape[0]}", 0, 1.0)]))
 
@@ -84,12 +85,16 @@ def test_folder_run_reports_a_corrupt_image_and_processes_the_rest(tmp_path, wf)
     (src / "sub" / "broken.jpg").write_text("not an image")
     report = run_on(wf, folder=src, output_dir=tmp_path / "out", batch_size=2)
     assert (report.processed, report.failed, report.interrupted) == (3, 1, False)
-    assert report.errors == [{"path": "sub/broken.jpg", "reason": "not an image (unknown or unsupported format)"}]
+    assert report.errors == [
+        {"path": "sub/broken.jpg", "reason": "not an image (unknown or unsupported format)"}
+    ]
     rows = read_csv(report.results_csv)
     assert [r["path"] for r in rows] == ["a.png", "sub/b.png", "sub/deeper/c.jpg"]
     assert list(rows[0]) == ["path", "label", "score", "top_k"]
     assert [r["label"] for r in rows] == ["dark", "bright", "bright"]
-    assert rows[1]["top_k"] == "bright:0.9412;dark:0.0588" and float(rows[1]["score"]) == pytest.approx(240 / 255)
+    assert rows[1]["top_k"] == "bright:0.9412;dark:0.0588" and float(rows[1]["score"]) == pytest.approx(
+        240 / 255
+    )
     saved = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*g"))
     assert saved == ["a.png", "sub/b.png", "sub/deeper/c.jpg"]
     assert np.asarray(Image.open(tmp_path / "out" / "sub" / "b.png")).max() == 15  # inverted 240
@@ -108,7 +113,9 @@ def test_task_errors_are_reported_per_image(tmp_path):
     write_images(tmp_path / "in", {"a.png": 1, "b.png": 13, "c.png": 2})
     report = run_on(wf, folder=tmp_path / "in", output_dir=tmp_path / "out", batch_size=3)
     assert report.processed == 2
-    assert report.errors == [{"path": "b.png", "reason": "task 'fail_on_13' failed: ValueError: pixel 13 is unlucky"}]
+    assert report.errors == [
+        {"path": "b.png", "reason": "task 'fail_on_13' failed: ValueError: pixel 13 is unlucky"}
+    ]
 
 
 def test_static_tasks_run_once_per_run_over_many_batches(tmp_path):
@@ -138,7 +145,15 @@ def test_two_non_image_outputs_get_prefixed_columns(tmp_path):
     wf.add_output("b", second, "classification")
     write_images(tmp_path / "in", {"x.png": 0})
     report = run_on(wf, folder=tmp_path / "in", output_dir=tmp_path / "out")
-    assert list(read_csv(report.results_csv)[0]) == ["path", "a.label", "a.score", "a.top_k", "b.label", "b.score", "b.top_k"]
+    assert list(read_csv(report.results_csv)[0]) == [
+        "path",
+        "a.label",
+        "a.score",
+        "a.top_k",
+        "b.label",
+        "b.score",
+        "b.top_k",
+    ]
 
 
 def test_output_folder_must_not_be_the_input_folder_and_is_not_read_back(tmp_path, wf):
@@ -176,8 +191,9 @@ def test_failed_run_leaves_no_stale_output(tmp_path):
 def test_single_image_with_output_dir_writes_results(tmp_path, wf):
     write_images(tmp_path, {"in.png": 200})
     report = run_on(wf, path=tmp_path / "in.png", output_dir=tmp_path / "out")
-    assert read_csv(report.results_csv) == [{"path": "in.png", "label": "bright", "score": str(200 / 255),
-                                             "top_k": "bright:0.7843;dark:0.2157"}]
+    assert read_csv(report.results_csv) == [
+        {"path": "in.png", "label": "bright", "score": str(200 / 255), "top_k": "bright:0.7843;dark:0.2157"}
+    ]
     assert (tmp_path / "out" / "in.png").is_file() and report.report_json.is_file()
 
 
@@ -188,7 +204,9 @@ def test_single_image_errors_raise_one_line_naming_the_file(tmp_path, wf):
 
 
 def test_run_on_needs_exactly_one_source_and_a_known_input(tmp_path, wf):
-    with pytest.raises(InputError, match=r"exactly one of path=, array=, folder=, video=, url= \(got path, folder\)"):
+    with pytest.raises(
+        InputError, match=r"exactly one of path=, array=, folder=, video=, url= \(got path, folder\)"
+    ):
         run_on(wf, path="a.png", folder="b")
     with pytest.raises(InputError, match=r"has no input 'imag' \(did you mean 'image'\?\)"):
         run_on(wf, array=np.zeros((2, 2, 3), np.uint8), input="imag")
@@ -233,7 +251,9 @@ def test_resume_after_a_partial_run_gives_one_row_per_image(tmp_path, wf):
     report = run_on(wf, folder=src, output_dir=out, batch_size=2, resume=True)
     assert (report.skipped, report.processed) == (3, 6)
     paths = [r["path"] for r in read_csv(out / "results.csv")]
-    assert sorted(paths) == sorted(p.relative_to(src).as_posix() for p in src.rglob("*.png")) and len(paths) == 9
+    assert (
+        sorted(paths) == sorted(p.relative_to(src).as_posix() for p in src.rglob("*.png")) and len(paths) == 9
+    )
     assert len(json.loads((out / "results.json").read_text())) == 9
     again = run_on(wf, folder=src, output_dir=out, resume=True)
     assert (again.skipped, again.processed, len(read_csv(out / "results.csv"))) == (9, 0, 9)
@@ -243,7 +263,7 @@ SCRIPT = """
 import sys, time
 from tests.workflow.tasks_for_tests import MeanClassifier, make_registry
 from workflow import Workflow
-from workflow.runner import run_inputs
+from workflow.run.runner import run_inputs
 
 class SlowMean(MeanClassifier):
     name = "slow_mean"
@@ -267,8 +287,14 @@ def start_slow_run(tmp_path: Path, src: Path, out: Path, *extra: str) -> subproc
     script = tmp_path / "slow_run.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(REPO), "WORKFLOW_PROGRESS": "0"}
-    return subprocess.Popen([sys.executable, str(script), str(src), str(out), *extra], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(src), str(out), *extra],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_rows(csv_path: Path, n: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -324,16 +350,22 @@ def test_ctrl_c_flushes_partial_results_and_exits_non_zero(tmp_path, many_images
 
 
 # -- output paths -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name, expected", [
-    ("../../etc/passwd", "etc/passwd"),
-    ("/abs/olute.png", "abs/olute.png"),
-    ("a/../../b.png", "a/b.png"),
-    ("C:\\Windows\\x.jpg", "Windows/x.jpg"),
-    ("we|ird\nna*me?.png", "we_ird_na_me_~323a7f55.png"),  # a renamed part keeps a hash of its original name
-    ("...", "_"),
-    ("", "_"),
-    ("ok/sub dir/ü.png", "ok/sub dir/ü.png"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("../../etc/passwd", "etc/passwd"),
+        ("/abs/olute.png", "abs/olute.png"),
+        ("a/../../b.png", "a/b.png"),
+        ("C:\\Windows\\x.jpg", "Windows/x.jpg"),
+        (
+            "we|ird\nna*me?.png",
+            "we_ird_na_me_~323a7f55.png",
+        ),  # a renamed part keeps a hash of its original name
+        ("...", "_"),
+        ("", "_"),
+        ("ok/sub dir/ü.png", "ok/sub dir/ü.png"),
+    ],
+)
 def test_safe_relpath_never_leaves_the_folder(name, expected):
     assert safe_relpath(name).as_posix() == expected
 
@@ -352,7 +384,9 @@ def test_odd_input_names_are_saved_inside_the_output_folder(tmp_path, wf):
     write_images(src, {"we|ird?name.png": 9, "..hidden..png": 9})
     report = run_on(wf, folder=src, output_dir=tmp_path / "out")
     saved = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
-    assert len(saved) == 1 and re.fullmatch(r"we_ird_name~[0-9a-f]{8}\.png", saved[0])  # renamed: hash of the name
+    assert len(saved) == 1 and re.fullmatch(
+        r"we_ird_name~[0-9a-f]{8}\.png", saved[0]
+    )  # renamed: hash of the name
     assert report.processed == 1  # dot-files are skipped as hidden
 
 
@@ -364,7 +398,9 @@ def test_saved_images_never_overwrite_inputs(tmp_path, wf):
     root = tmp_path / "out" / "photos"  # output folder above the input folder
     write_images(root, {"a.png": 10, "photos/x.png": 20, "x.png": 30})
     report = run_on(wf, folder=root, output_dir=tmp_path / "out")
-    assert [e["path"] for e in report.errors] == ["photos/x.png"] and "would overwrite an input" in report.errors[0]["reason"]
+    assert [e["path"] for e in report.errors] == [
+        "photos/x.png"
+    ] and "would overwrite an input" in report.errors[0]["reason"]
     assert np.asarray(Image.open(root / "x.png")).max() == 30 and report.processed == 2
 
 
@@ -407,7 +443,9 @@ def test_video_frames_that_fail_are_reported_and_the_video_keeps_every_frame(tmp
     make_video(tmp_path / "clip.avi", [20, 230, 40])
     report = run_on(wf, video=tmp_path / "clip.avi", output_dir=tmp_path / "out", batch_size=2)
     assert (report.processed, report.failed) == (2, 1)
-    assert report.errors == [{"path": "clip.avi", "frame": 1, "reason": "task 'fail_bright' failed: ValueError: too bright"}]
+    assert report.errors == [
+        {"path": "clip.avi", "frame": 1, "reason": "task 'fail_bright' failed: ValueError: too bright"}
+    ]
     assert [r["frame"] for r in read_csv(report.results_csv)] == ["0", "2"]
     frames = [f for _, f in iter_video_frames(tmp_path / "out" / "clip_annotated.mp4")]
     assert len(frames) == 3 and frames[1].mean() > 200  # the failed frame is written as it came
@@ -449,22 +487,28 @@ def test_a_workflow_without_inputs_runs_once(tmp_path):
     report = run_inputs(wf, {}, tmp_path / "out")
     assert isinstance(report, RunReport) and MakeModel.runs == 1
     assert json.loads((tmp_path / "out" / "results.json").read_text()) == [
-        {"outputs": {"model": "model.pt", "metrics": [{"epoch": 1}]}}]
-    assert MakeModel.seen_output_dir == (tmp_path / "out").resolve()  # passed as run context, not set on the task
+        {"outputs": {"model": "model.pt", "metrics": [{"epoch": 1}]}}
+    ]
+    assert (
+        MakeModel.seen_output_dir == (tmp_path / "out").resolve()
+    )  # passed as run context, not set on the task
     assert wf.get_task("make_model").context.output_dir is None  # only while the run lasts
     assert run_once(wf).outputs["model"] == Path("model.pt")
 
 
 # -- results files ----------------------------------------------------------------------------------------
 def test_results_writer_widens_the_header_when_later_rows_bring_new_columns(tmp_path):
-    from workflow.results_files import ResultsWriter
+    from workflow.run.results_files import ResultsWriter
 
     writer = ResultsWriter(tmp_path / "r.csv", tmp_path / "r.jsonl")
     writer.start()
     writer.write([({"path": "a.png", "x": 1}, {"path": "a.png"})])
     writer.write([({"path": "b.png", "x": 2, "y": "z"}, {"path": "b.png"})])
     writer.close()
-    assert read_csv(tmp_path / "r.csv") == [{"path": "a.png", "x": "1", "y": ""}, {"path": "b.png", "x": "2", "y": "z"}]
+    assert read_csv(tmp_path / "r.csv") == [
+        {"path": "a.png", "x": "1", "y": ""},
+        {"path": "b.png", "x": "2", "y": "z"},
+    ]
 
 
 def test_a_folder_of_only_bad_files_still_writes_every_results_file(tmp_path, wf):
@@ -475,7 +519,9 @@ def test_a_folder_of_only_bad_files_still_writes_every_results_file(tmp_path, wf
     # the header comes from the declared outputs (the pipeline), not from the (absent) data
     assert report.results_csv.read_text() == "path,label,score,top_k\n"
     assert json.loads(report.results_json.read_text()) == []
-    assert json.loads(report.report_json.read_text())["errors"] == [{"path": "a.jpg", "reason": "empty file (0 bytes)"}]
+    assert json.loads(report.report_json.read_text())["errors"] == [
+        {"path": "a.jpg", "reason": "empty file (0 bytes)"}
+    ]
 
 
 def test_an_optional_output_does_not_prefix_the_main_output_columns(tmp_path):
@@ -487,5 +533,13 @@ def test_an_optional_output_does_not_prefix_the_main_output_columns(tmp_path):
     wf.add_task(WithOptional(), auto_connect=True)
     write_images(tmp_path / "in", {"x.png": 0})
     report = run_on(wf, folder=tmp_path / "in", output_dir=tmp_path / "out")
-    # the main output's columns stay bare; the optional output's (declared, so always in the header) are prefixed
-    assert list(read_csv(report.results_csv)[0]) == ["path", "label", "score", "top_k", "detections.count", "detections.boxes"]
+    # the main output's columns stay bare; the optional output's (declared, so always in the header) are
+    # prefixed
+    assert list(read_csv(report.results_csv)[0]) == [
+        "path",
+        "label",
+        "score",
+        "top_k",
+        "detections.count",
+        "detections.boxes",
+    ]

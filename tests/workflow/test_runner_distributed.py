@@ -1,4 +1,5 @@
 """Folder inference sharded over ranks (torchrun's RANK/WORLD_SIZE, set by hand here) and merged by rank 0."""
+
 from __future__ import annotations
 
 import csv
@@ -15,8 +16,8 @@ from PIL import Image
 
 from tests.workflow.tasks_for_tests import make_registry
 from workflow import Workflow, WorkflowError
-from workflow.sharding import wait_for_ranks, write_rank_report
-from workflow.runner import run_on
+from workflow.run.runner import run_on
+from workflow.run.sharding import wait_for_ranks, write_rank_report
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +25,7 @@ SCRIPT = """
 import os, sys
 from tests.workflow.tasks_for_tests import make_registry
 from workflow import Workflow
-from workflow.runner import run_inputs
+from workflow.run.runner import run_inputs
 
 wf = Workflow(registry=make_registry())
 wf.add_task(name="mean_classifier", auto_connect=True)
@@ -53,10 +54,26 @@ def launch(tmp_path: Path, src: Path, out: Path, world: int, *extra: str) -> lis
     run_id = uuid.uuid4().hex
     procs = []
     for rank in range(world):
-        env = {**os.environ, "PYTHONPATH": str(REPO), "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
-               "WORKFLOW_RUN_ID": run_id, "WORKFLOW_DIST_TIMEOUT": "60", "WORKFLOW_PROGRESS": "0"}
-        procs.append(subprocess.Popen([sys.executable, str(script), str(src), str(out), *extra], cwd=REPO, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(world),
+            "WORKFLOW_RUN_ID": run_id,
+            "WORKFLOW_DIST_TIMEOUT": "60",
+            "WORKFLOW_PROGRESS": "0",
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(script), str(src), str(out), *extra],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     lines = []
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=120)
@@ -81,18 +98,24 @@ def test_two_ranks_shard_the_folder_and_rank0_merges_the_same_rows(tmp_path, fol
     out = tmp_path / "dist"
     lines = launch(tmp_path, folder, out, 2)
     counts = {line.split()[0]: list(map(int, line.split()[1:])) for line in lines}
-    assert counts == {"0": [23, 1, 0], "1": [12, 0, 0]}  # rank 0 returns the merged totals, rank 1 its own shard
+    assert counts == {
+        "0": [23, 1, 0],
+        "1": [12, 0, 0],
+    }  # rank 0 returns the merged totals, rank 1 its own shard
     assert rows(out / "results.csv") == rows(single.results_csv) and len(rows(out / "results.csv")) == 23
     with open(out / "results.csv", newline="") as fp:
-        assert [r["path"] for r in csv.DictReader(fp)] == [r["path"] for r in csv.DictReader(open(single.results_csv))]
+        assert [r["path"] for r in csv.DictReader(fp)] == [
+            r["path"] for r in csv.DictReader(open(single.results_csv))
+        ]
     report = json.loads((out / "report.json").read_text())
     assert (report["processed"], report["failed"], report["rows"]) == (23, 1, 23)
     assert report["errors"] == json.loads(single.report_json.read_text())["errors"]
     shards = {r["rank"]: r["processed"] + r["failed"] for r in report["ranks"]}
     assert shards == {0: 12, 1: 12}  # 24 files, disjoint and complete
     assert len(json.loads((out / "results.json").read_text())) == 23
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == \
-        sorted(p.relative_to(single.results_csv.parent).as_posix() for p in single.results_csv.parent.rglob("*.png"))
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == sorted(
+        p.relative_to(single.results_csv.parent).as_posix() for p in single.results_csv.parent.rglob("*.png")
+    )
     assert not (out / ".parts").exists()
 
 
@@ -112,7 +135,9 @@ def test_rank0_gives_up_on_a_silent_rank(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKFLOW_RUN_ID", uuid.uuid4().hex)
     parts = tmp_path / ".parts"
     write_rank_report(parts, 0, {"processed": 1})
-    with pytest.raises(WorkflowError, match=r"rank 1 showed no sign of life for 0\.3 s \(WORKFLOW_DIST_TIMEOUT\)"):
+    with pytest.raises(
+        WorkflowError, match=r"rank 1 showed no sign of life for 0\.3 s \(WORKFLOW_DIST_TIMEOUT\)"
+    ):
         wait_for_ranks(parts, 2, timeout=0.3, poll=0.05)
 
 
@@ -120,7 +145,9 @@ def test_a_failed_rank_is_reported_by_rank0(tmp_path, monkeypatch, folder):
     monkeypatch.setenv("WORKFLOW_RUN_ID", uuid.uuid4().hex)
     parts = tmp_path / ".parts"
     write_rank_report(parts, 1, {"fatal": "TaskRunError: task 'train' failed: out of memory"})
-    with pytest.raises(WorkflowError, match=r"rank 1 failed: TaskRunError: task 'train' failed: out of memory"):
+    with pytest.raises(
+        WorkflowError, match=r"rank 1 failed: TaskRunError: task 'train' failed: out of memory"
+    ):
         wait_for_ranks(parts, 2, timeout=5)
 
 

@@ -1,4 +1,6 @@
-"""Setup errors stop a run at once (one line, exit 1); per-image failures are reported and the run carries on."""
+"""Setup errors stop a run at once (one line, exit 1); per-image failures are reported and the run carries
+on."""
+
 from __future__ import annotations
 
 import json
@@ -9,18 +11,19 @@ import pytest
 from PIL import Image
 
 from tests.workflow.tasks_for_tests import make_registry
-from workflow import Port, Task, Workflow, ports
+from workflow import Port, Task, Workflow
 from workflow.cli import main
-from workflow.errors import SetupError
-from workflow.results import ClassificationResult, ClassScore
-from workflow.runner import run_on
+from workflow.core import ports
+from workflow.core.errors import SetupError
+from workflow.core.results import ClassificationResult, ClassScore
+from workflow.run.runner import run_on
 
-TASKS = '''
+TASKS = """
 import os
 from workflow import Port, Task
-from workflow.errors import SetupError
-from workflow.ports import Classification, Image
-from workflow.results import ClassificationResult, ClassScore
+from workflow.core.errors import SetupError
+from workflow.core.ports import Classification, Image
+from workflow.core.results import ClassificationResult, ClassScore
 
 
 def _count(what):
@@ -61,7 +64,7 @@ class OddFails(_Base):
         if int(self.get_input("image")[0, 0, 0]) % 2:
             raise ValueError("odd pixel")
         super().run()
-'''
+"""
 
 
 def pipeline(task: str) -> str:
@@ -94,7 +97,7 @@ def env(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def decoded(monkeypatch) -> list[str]:
     """The names of the files the folder source decodes."""
-    import workflow.sources.folder as folder_source
+    import workflow.run.sources.folder as folder_source
 
     names: list[str] = []
     real = folder_source.load_image
@@ -111,14 +114,19 @@ def calls(log: Path) -> list[str]:
     return log.read_text().split() if log.exists() else []
 
 
-def test_a_setup_error_in_prepare_stops_the_folder_run_before_any_image_is_decoded(env, folder, decoded, capsys, tmp_path):
+def test_a_setup_error_in_prepare_stops_the_folder_run_before_any_image_is_decoded(
+    env, folder, decoded, capsys, tmp_path
+):
     code = main(["run", "prepare_fails.yaml", "--input", str(folder), "--output", "out"])
     out, err = capsys.readouterr()
     assert code == 1 and out == ""
     assert err == "error: task 'cls': weights: resnext50.pth is not cached and cannot be downloaded\n"
     assert calls(env) == ["prepare"] and decoded == []
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["fatal"] == "SetupError: task 'cls': weights: resnext50.pth is not cached and cannot be downloaded"
+    assert (
+        report["fatal"]
+        == "SetupError: task 'cls': weights: resnext50.pth is not cached and cannot be downloaded"
+    )
     assert (report["processed"], report["failed"], report["errors"]) == (0, 0, [])
 
 
@@ -130,15 +138,18 @@ def test_a_setup_error_while_running_is_raised_once_never_retried_per_image(env,
     assert calls(env) == ["run_batch"]  # one batch, not 50 retries
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["fatal"].startswith("SetupError: task 'cls': class_file") and report["failed"] == 0
-    assert (tmp_path / "out" / "results.csv").read_text() == "path,label,score,top_k\n"  # the header of the declared outputs
+    assert (
+        tmp_path / "out" / "results.csv"
+    ).read_text() == "path,label,score,top_k\n"  # the header of the declared outputs
 
 
 def test_per_image_failures_are_reported_and_the_others_processed(env, folder, capsys, tmp_path):
     code = main(["run", "odd_fails.yaml", "--input", str(folder), "--output", "out"])
     _, err = capsys.readouterr()
     assert code == 3
-    assert err.count("warning: path img") == 10 and err.endswith("error: 25 item(s) failed (listed in "
-                                                                  f"{tmp_path / 'out' / 'report.json'})\n")
+    assert err.count("warning: path img") == 10 and err.endswith(
+        f"error: 25 item(s) failed (listed in {tmp_path / 'out' / 'report.json'})\n"
+    )
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert (report["processed"], report["failed"]) == (25, 25) and "fatal" not in report
     assert [e["path"] for e in report["errors"]] == [f"img{i:02d}.png" for i in range(1, 50, 2)]
@@ -146,7 +157,7 @@ def test_per_image_failures_are_reported_and_the_others_processed(env, folder, c
 
 
 def test_a_setup_error_from_the_python_api_propagates_after_flushing(env, folder, tmp_path):
-    from workflow.registry import Registry
+    from workflow.plugins.registry import Registry
 
     wf = Workflow(registry=Registry(use_entry_points=False))
     wf.add_task(name="run_fails", auto_connect=True)
@@ -184,7 +195,10 @@ def test_prepare_gets_static_outputs_and_constant_inputs_once_before_decoding(fo
     wf = Workflow(registry=make_registry(), inputs={"image": "image", "model": "model"})
     wf.add_task(name="make_model")
     rec = wf.add_task(Recording(), auto_connect=True)
-    assert {(e.src, e.src_port, e.dst_port) for e in wf.edges} == {("$inputs", "image", "image"), ("make_model", "model", "model")}
+    assert {(e.src, e.src_port, e.dst_port) for e in wf.edges} == {
+        ("$inputs", "image", "image"),
+        ("make_model", "model", "model"),
+    }
     wf.run_on(folder=folder, output_dir=tmp_path / "out", batch_size=8)
     assert rec.events[:2] == [("prepare", {"model": Path("model.pt")}), ("decode_hint", "image")]
     assert [e[0] for e in rec.events[2:]] == ["run"] * 50 and len(decoded) == 50
@@ -204,5 +218,7 @@ def test_prepare_errors_that_are_not_workflow_errors_become_setup_errors_naming_
 
     wf = Workflow(registry=make_registry())
     wf.add_task(Broken(), auto_connect=True)
-    with pytest.raises(SetupError, match=r"^task 'broken' failed to prepare: RuntimeError: cannot build the model$"):
+    with pytest.raises(
+        SetupError, match=r"^task 'broken' failed to prepare: RuntimeError: cannot build the model$"
+    ):
         run_on(wf, folder=folder)

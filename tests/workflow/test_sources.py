@@ -1,4 +1,5 @@
 """Image decoding (every awkward kind of file), folders, video frames and read-ahead helpers."""
+
 from __future__ import annotations
 
 import struct
@@ -11,9 +12,17 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from workflow.errors import InputError
-from workflow.sources import (VideoWriter, background, decode_bytes, iter_files, iter_video_frames, load_image, prefetch,
-                              video_info)
+from workflow.core.errors import InputError
+from workflow.run.sources import (
+    VideoWriter,
+    background,
+    decode_bytes,
+    iter_files,
+    iter_video_frames,
+    load_image,
+    prefetch,
+    video_info,
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +33,22 @@ def photo() -> np.ndarray:
 
 def png_header_bomb(path, width: int, height: int) -> None:
     """A valid PNG header claiming ``width x height`` pixels, with almost no data behind it."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_rgb_jpeg_is_hxwx3_uint8(tmp_path, photo):
@@ -149,7 +169,9 @@ def test_decompression_bomb_is_refused_from_its_header(tmp_path):
     png_header_bomb(tmp_path / "bomb.png", 20000, 20000)
     assert (tmp_path / "bomb.png").stat().st_size < 200
     start = time.perf_counter()
-    with pytest.raises(InputError, match=r"bomb\.png: image too large \(400000000 pixels; limit \d+.*refused before decoding"):
+    with pytest.raises(
+        InputError, match=r"bomb\.png: image too large \(400000000 pixels; limit \d+.*refused before decoding"
+    ):
         load_image(tmp_path / "bomb.png")
     assert time.perf_counter() - start < 1.0
 
@@ -157,7 +179,10 @@ def test_decompression_bomb_is_refused_from_its_header(tmp_path):
 def test_pixel_limit_is_configurable(tmp_path, monkeypatch, photo):
     Image.fromarray(photo).save(tmp_path / "a.png")
     monkeypatch.setenv("WORKFLOW_MAX_IMAGE_PIXELS", "100000")
-    with pytest.raises(InputError, match=r"a\.png: image too large \(600x400 = 240000 pixels; limit 100000, set WORKFLOW_MAX_IMAGE_PIXELS"):
+    with pytest.raises(
+        InputError,
+        match=r"a\.png: image too large \(600x400 = 240000 pixels; limit 100000, set WORKFLOW_MAX_IMAGE_PIXELS",
+    ):
         load_image(tmp_path / "a.png")
     assert load_image(tmp_path / "a.png", max_pixels=240000).shape == (400, 600, 3)
 
@@ -179,8 +204,9 @@ def test_reduced_scale_actually_reduces(tmp_path, photo):
     assert load_image(tmp_path / "big.jpg").shape == (1067, 1600, 3)
 
 
-
-@pytest.mark.parametrize("gray, orientation, min_side", [(False, 1, 300), (False, 6, 200), (True, 8, 100), (False, 3, 150)])
+@pytest.mark.parametrize(
+    "gray, orientation, min_side", [(False, 1, 300), (False, 6, 200), (True, 8, 100), (False, 3, 150)]
+)
 def test_reduced_scale_jpeg_matches_pil_draft(tmp_path, photo, gray, orientation, min_side):
     from PIL import ImageOps
 
@@ -195,7 +221,9 @@ def test_reduced_scale_jpeg_matches_pil_draft(tmp_path, photo, gray, orientation
     got = load_image(tmp_path / "big.jpg", min_side=min_side)
     assert min(got.shape[:2]) < 1069 // 1.9  # decoded at reduced scale
     np.testing.assert_array_equal(got, expected)
-    np.testing.assert_array_equal(decode_bytes((tmp_path / "big.jpg").read_bytes(), "big.jpg", min_side=min_side), expected)
+    np.testing.assert_array_equal(
+        decode_bytes((tmp_path / "big.jpg").read_bytes(), "big.jpg", min_side=min_side), expected
+    )
 
 
 def test_truncated_jpeg_at_reduced_scale_is_reported(tmp_path, photo):
@@ -204,6 +232,7 @@ def test_truncated_jpeg_at_reduced_scale_is_reported(tmp_path, photo):
     (tmp_path / "cut.jpg").write_bytes(blob[: len(blob) // 2])
     with pytest.raises(InputError, match=r"cut\.jpg: truncated or corrupt image"):
         load_image(tmp_path / "cut.jpg", min_side=200)
+
 
 def test_decode_bytes_matches_the_file(tmp_path, photo):
     Image.fromarray(photo).save(tmp_path / "a.png")
@@ -215,7 +244,16 @@ def test_decode_bytes_matches_the_file(tmp_path, photo):
 
 
 def test_iter_files_recurses_sorted_skips_hidden_and_other_files(tmp_path):
-    for rel in ["b.jpg", "a/z.PNG", "a/b/c.tif", "a.bmp", ".hidden.jpg", ".cache/x.jpg", "notes.txt", "clip.mp4"]:
+    for rel in [
+        "b.jpg",
+        "a/z.PNG",
+        "a/b/c.tif",
+        "a.bmp",
+        ".hidden.jpg",
+        ".cache/x.jpg",
+        "notes.txt",
+        "clip.mp4",
+    ]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     rels = [p.relative_to(tmp_path).as_posix() for p in iter_files(tmp_path)]

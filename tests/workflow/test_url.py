@@ -1,4 +1,5 @@
 """url inputs: http(s) only, size limit while streaming, timeout; against a local server on 127.0.0.1."""
+
 from __future__ import annotations
 
 import io
@@ -12,8 +13,8 @@ from PIL import Image
 
 from tests.workflow.tasks_for_tests import make_registry
 from workflow import InputError, Workflow
-from workflow.runner import run_inputs, run_on
-from workflow.sources import fetch_url, load_url
+from workflow.run.runner import run_inputs, run_on
+from workflow.run.sources import fetch_url, load_url
 
 PIXELS = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3) * 3
 
@@ -103,17 +104,28 @@ def test_too_big_while_streaming_is_refused(server):
         fetch_url(f"{server}/streamed-big", max_bytes=100_000)
 
 
-@pytest.mark.parametrize("url, scheme", [("file:///etc/passwd", "'file'"), ("ftp://127.0.0.1/x.jpg", "'ftp'"),
-                                         ("data:image/png;base64,AAAA", "'data'"), ("127.0.0.1/x.png", "none")])
+@pytest.mark.parametrize(
+    "url, scheme",
+    [
+        ("file:///etc/passwd", "'file'"),
+        ("ftp://127.0.0.1/x.jpg", "'ftp'"),
+        ("data:image/png;base64,AAAA", "'data'"),
+        ("127.0.0.1/x.png", "none"),
+    ],
+)
 def test_non_http_schemes_are_refused(url, scheme):
     with pytest.raises(InputError, match=rf"only http and https urls are allowed \(scheme {scheme}\)$"):
         fetch_url(url)
 
 
 def test_redirect_to_another_scheme_is_refused(server):
-    with pytest.raises(InputError, match=r"/to-ftp: redirect to ftp://127\.0\.0\.1/x\.jpg refused \(only http and https"):
+    with pytest.raises(
+        InputError, match=r"/to-ftp: redirect to ftp://127\.0\.0\.1/x\.jpg refused \(only http and https"
+    ):
         fetch_url(f"{server}/to-ftp")
-    with pytest.raises(InputError, match=r"/to-file: HTTP 302 .*Redirection to url 'file:///etc/passwd' is not allowed"):
+    with pytest.raises(
+        InputError, match=r"/to-file: HTTP 302 .*Redirection to url 'file:///etc/passwd' is not allowed"
+    ):
         fetch_url(f"{server}/to-file")
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workflow import GraphError, ParamError, PluginError, PortError, TaskRunError, Workflow
-from workflow.graph import INPUTS, Edge
 from tests.workflow.tasks_for_tests import Invert, MakeModel, make_registry
+from workflow import GraphError, ParamError, PluginError, PortError, TaskRunError, Workflow
+from workflow.graph.graph import INPUTS, Edge
 
 
 @pytest.fixture
@@ -48,7 +48,9 @@ def test_auto_connect_takes_the_most_recent_compatible_output(wf):
     clf = wf.add_task(name="mean_classifier", auto_connect=True)
     assert Edge(INPUTS, "image", first.id, "image") in wf.edges
     assert Edge(first.id, "image", second.id, "image") in wf.edges
-    assert Edge(second.id, "image", clf.id, "image") in wf.edges, "must pick the latest of two compatible outputs"
+    assert Edge(second.id, "image", clf.id, "image") in wf.edges, (
+        "must pick the latest of two compatible outputs"
+    )
 
 
 def test_auto_connect_skips_incompatible_and_fills_optional_inputs(wf):
@@ -66,8 +68,11 @@ def test_optional_input_stays_empty_without_a_match(wf):
 def test_required_input_without_match_names_task_port_and_offers():
     wf = Workflow(inputs={}, registry=make_registry())
     wf.add_task(name="make_model", auto_connect=True)
-    with pytest.raises(PortError, match=r"task 'invert': required input 'image' \(image\) has no compatible output.*"
-                                        r"on offer: \$steps.make_model.model \(model\), \$steps.make_model.metrics \(table\)"):
+    with pytest.raises(
+        PortError,
+        match=r"task 'invert': required input 'image' \(image\) has no compatible output.*"
+        r"on offer: \$steps.make_model.model \(model\), \$steps.make_model.metrics \(table\)",
+    ):
         wf.add_task(name="invert", auto_connect=True)
     assert [t.id for t in wf.tasks] == ["make_model"], "a failed add must not leave a half-wired task"
 
@@ -75,7 +80,10 @@ def test_required_input_without_match_names_task_port_and_offers():
 def test_explicit_edge_is_type_checked(wf):
     trainer = wf.add_task(name="make_model")
     inv = wf.add_task(name="invert")
-    with pytest.raises(PortError, match=r"task 'invert': input 'image' \(image\) cannot take \$steps.make_model.model \(model\)"):
+    with pytest.raises(
+        PortError,
+        match=r"task 'invert': input 'image' \(image\) cannot take \$steps.make_model.model \(model\)",
+    ):
         wf.connect(trainer, inv, {"model": "image"})
     with pytest.raises(PortError, match="has no output port 'modle'.*did you mean 'model'"):
         wf.connect(trainer, inv, {"modle": "image"})

@@ -1,4 +1,5 @@
-"""Folder inference on a pool of Ray actors: the same pipeline, executor, rows and results files as a local folder run.
+"""Folder inference on a pool of Ray actors: the same pipeline, executor, rows and results files as a local
+folder run.
 
 Entry layer (like the CLI): it drives the engine from above and nothing in the engine imports it.
 Ray is imported only when a Ray run starts, so ``import workflow`` never loads it
@@ -9,6 +10,7 @@ build the workflow once, read + decode + run batches), :mod:`.listing` (local fo
 ``scheme://`` locations), :mod:`.pool` (the actors, fed in order), :mod:`.cluster` (joining or starting Ray),
 :mod:`.threads` (threads per actor).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,7 +19,8 @@ __all__ = ["run_on_ray", "run_inputs_on_ray"]
 
 
 def run_on_ray(graph: Any, folder: Any, **options: Any):
-    """Run ``graph`` on every image below ``folder`` on Ray; see :func:`workflow.ray_engine.job.run_on_ray`."""
+    """Run ``graph`` on every image below ``folder`` on Ray; see
+    :func:`workflow.ray_engine.job.run_on_ray`."""
     from workflow.ray_engine.job import run_on_ray as run
 
     return run(graph, folder, **options)

@@ -1,9 +1,11 @@
-"""One Ray actor of a folder run: builds the workflow once, then reads, decodes and runs batches of files into rows.
+"""One Ray actor of a folder run: builds the workflow once, then reads, decodes and runs batches of files into
+rows.
 
 The batches go through the executor as in a local folder run (static outputs computed by
 the driver, :meth:`Task.prepare` once per actor, the decode hint, per-item failures isolated)
-and become rows through the local run's :class:`~workflow.records.Recorder`.
+and become rows through the local run's :class:`~workflow.run.records.Recorder`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflow.errors import InputError, SetupError, WorkflowError
+from workflow.core.errors import InputError, SetupError, WorkflowError
 
 log = logging.getLogger(__name__)
 OK, FAILED, FATAL = "ok", "failed", "fatal"
@@ -23,7 +25,9 @@ Row = tuple  # (path, status, message, row dict or None, record dict or None, {t
 class JobSpec:
     """Everything an actor needs, sent once to each actor (plain values only)."""
 
-    pipeline: str  # the workflow as pipeline YAML (what `workflow run` loads; scripts' graphs are dumped to it)
+    pipeline: (
+        str  # the workflow as pipeline YAML (what `workflow run` loads; scripts' graphs are dumped to it)
+    )
     name: str  # the workflow's name, for messages
     input_name: str
     location: str  # the folder: a local path or a scheme://location (see workflow.ray_engine.listing)
@@ -31,7 +35,9 @@ class JobSpec:
     save_images: bool
     cpus: int
     extra_inputs: dict[str, Any] = field(default_factory=dict)
-    static_cache: dict[str, dict[str, Any]] = field(default_factory=dict)  # outputs of static tasks, run by the driver
+    static_cache: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # outputs of static tasks, run by the driver
 
 
 def one_line(exc: BaseException) -> str:
@@ -41,11 +47,12 @@ def one_line(exc: BaseException) -> str:
 
 
 class FolderActor:
-    """One Ray actor (see :mod:`.pool`): its workflow built (and models loaded) once, then called on batches of names.
+    """One Ray actor (see :mod:`.pool`): its workflow built (and models loaded) once, then called on batches
+    of names.
 
     A failure while building is not raised here (Ray would restart the actor and bury the
     message): every batch then answers with ``fatal`` rows, which the driver turns into one
-    :class:`~workflow.errors.SetupError` that stops the job. So does a SetupError while running.
+    :class:`~workflow.core.errors.SetupError` that stops the job. So does a SetupError while running.
     """
 
     def __init__(self, spec: JobSpec):
@@ -61,13 +68,13 @@ class FolderActor:
         limit_threads(spec.cpus)  # torch may have been imported while building
 
     def _build(self) -> None:
-        from workflow.context import RunContext
-        from workflow.executor import prepare_tasks
-        from workflow.graph import Graph
-        from workflow.pipeline import loads_workflow
+        from workflow.core.context import RunContext
+        from workflow.graph.executor import prepare_tasks
+        from workflow.graph.graph import Graph
+        from workflow.pipeline.build import loads_workflow
         from workflow.ray_engine.listing import is_uri, open_location
-        from workflow.records import Recorder
-        from workflow.run_loop import decode_hint
+        from workflow.run.loop import decode_hint
+        from workflow.run.records import Recorder
 
         spec = self.spec
         self.fs, self.base = open_location(spec.location)
@@ -75,7 +82,9 @@ class FolderActor:
         self.graph.validate()
         out = Path(spec.output_dir)
         self.context = RunContext(out, spec.save_images)
-        self.recorder = Recorder(self.graph, out, spec.save_images, None if is_uri(spec.location) else Path(self.base))
+        self.recorder = Recorder(
+            self.graph, out, spec.save_images, None if is_uri(spec.location) else Path(self.base)
+        )
         for task in self.graph.tasks:
             task.clear()
         prepare_tasks(self.graph, self.static_cache, spec.extra_inputs)
@@ -96,9 +105,9 @@ class FolderActor:
             return fp.read()
 
     def _run(self, names: list[str]) -> list[Row]:
-        from workflow.context import run_context
-        from workflow.executor import execute
-        from workflow.imaging import decode_bytes
+        from workflow.core.context import run_context
+        from workflow.core.imaging import decode_bytes
+        from workflow.graph.executor import execute
 
         rows: list[Row] = []
         decoded: list[tuple[str, Any]] = []
@@ -109,7 +118,9 @@ class FolderActor:
                 decoded.append((name, decode_bytes(self._read(name), name, min_side=self.hint)))
             except InputError as exc:
                 rows.append((name, FAILED, one_line(exc).removeprefix(f"{name}: "), None, None, {}))
-            except Exception as exc:  # an unreadable file or an unexpected decoder failure is still one bad file
+            except (
+                Exception
+            ) as exc:  # an unreadable file or an unexpected decoder failure is still one bad file
                 rows.append((name, FAILED, one_line(exc), None, None, {}))
         times["read+decode"] = time.perf_counter() - start
         if decoded:

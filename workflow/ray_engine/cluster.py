@@ -1,11 +1,13 @@
-"""Connect to Ray: a running cluster (``address`` or ``RAY_ADDRESS``) or a local one on this machine's cores."""
+"""Connect to Ray: a running cluster (``address`` or ``RAY_ADDRESS``) or a local one on this machine's
+cores."""
+
 from __future__ import annotations
 
 import logging
 import os
 import warnings
 
-from workflow.errors import InputError
+from workflow.core.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -16,12 +18,15 @@ def import_ray():
         import pyarrow.fs  # noqa: F401
         import ray
     except ImportError as exc:
-        raise InputError(f"engine 'ray' needs Ray: pip install -e '.[ray]' (or cv-workflow[ray]) ({exc})") from None
+        raise InputError(
+            f"engine 'ray' needs Ray: pip install -e '.[ray]' (or cv-workflow[ray]) ({exc})"
+        ) from None
     return ray
 
 
 def connect(address: str | None = None):
-    """Join ``address`` (or ``$RAY_ADDRESS``); without either start a local Ray with every core. Returns ``ray``.
+    """Join ``address`` (or ``$RAY_ADDRESS``); without either start a local Ray with every core. Returns
+    ``ray``.
 
     A session already started in this process (e.g. ``ray.init(...)`` in a script) is used as it is.
     """
@@ -49,7 +54,11 @@ def init_options(quiet: bool = True) -> dict:
     quiet run prints only this toolkit's lines (Ray's processes would otherwise echo theirs,
     e.g. the GCS noting a failed actor, to the driver's stderr).
     """
-    return dict(include_dashboard=False, logging_level=logging.ERROR if quiet else logging.INFO, log_to_driver=not quiet)
+    return dict(
+        include_dashboard=False,
+        logging_level=logging.ERROR if quiet else logging.INFO,
+        log_to_driver=not quiet,
+    )
 
 
 def cluster_cpus() -> int:

@@ -1,4 +1,5 @@
-"""A fixed pool of Ray actors fed batches in order: one call per actor at a time, results come back in input order.
+"""A fixed pool of Ray actors fed batches in order: one call per actor at a time, results come back in input
+order.
 
 Plain Ray core (actors, ``ray.wait``) rather than Ray Data's ``map_batches``: the files are read
 by the actors themselves, so Ray Data would only schedule batches of names, and its driver loop
@@ -10,13 +11,15 @@ A batch that still kills its actor (a file that crashes a decoder, a batch that 
 memory) comes back as :class:`Lost` and the dead actor is replaced once per pool slot, so one bad
 batch costs its own files, not the job; when no actor is left, :class:`PoolExhausted` stops it.
 """
+
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-from workflow.errors import TaskRunError
+from workflow.core.errors import TaskRunError
 
 RESTARTS = 2  # an actor lost with its node is restarted (and its calls retried) this many times
 
@@ -47,7 +50,7 @@ class ActorPool:
         self.actors = [self._remote.remote(*args) for _ in range(size)]
         self.replacements_left = size  # each slot's actor may be replaced once
 
-    def __enter__(self) -> "ActorPool":
+    def __enter__(self) -> ActorPool:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -70,7 +73,8 @@ class ActorPool:
         return actor
 
     def map(self, batches: Iterable[Any]) -> Iterator[Any]:
-        """Call the actors on every batch and yield the results (or :class:`Lost`) in the order of ``batches``.
+        """Call the actors on every batch and yield the results (or :class:`Lost`) in the order of
+        ``batches``.
 
         One call per actor at a time (a second queued call measured no faster: 16.2 vs 16.3 img/s),
         so a call that fails is the one that killed its actor; results held back for order never
@@ -100,8 +104,10 @@ class ActorPool:
             if not pending and not ready:
                 if exhausted:
                     return
-                raise PoolExhausted(f"every Ray actor died (each restarted {RESTARTS} times, each slot replaced once); "
-                                    f"the job stops with batch {submitted + 1} and those after it not run")
+                raise PoolExhausted(
+                    f"every Ray actor died (each restarted {RESTARTS} times, each slot replaced once); "
+                    f"the job stops with batch {submitted + 1} and those after it not run"
+                )
             if pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 index, actor = pending.pop(done[0])

@@ -1,4 +1,6 @@
-"""Thread limits for one actor: as many threads as the CPUs Ray gave it, so actors do not oversubscribe cores."""
+"""Thread limits for one actor: as many threads as the CPUs Ray gave it, so actors do not oversubscribe
+cores."""
+
 from __future__ import annotations
 
 import os
@@ -9,10 +11,11 @@ OPENVINO_CONFIG_ENV = "WORKFLOW_OPENVINO_CONFIG"
 
 
 def thread_env(cpus: int) -> dict[str, str]:
-    """Environment for an actor process: BLAS/OpenMP threads and OpenVINO's INFERENCE_NUM_THREADS set to ``cpus``.
+    """Environment for an actor process: BLAS/OpenMP threads and OpenVINO's INFERENCE_NUM_THREADS set to
+    ``cpus``.
 
     With fewer threads than the machine's cores, the OpenVINO backend also leaves its threads
-    unpinned (see ``infer_torchvision_resnext.openvino_config``): pinned, every actor's threads
+    unpinned (see ``infer_torchvision_resnext.backends._openvino_config``): pinned, every actor's threads
     would sit on the same first cores.
     """
     env = {name: str(cpus) for name in _ENV}

@@ -1,4 +1,5 @@
 """The FastAPI application: state, lifespan (batcher and decode threads), errors as one-line JSON, metrics."""
+
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from workflow.errors import WorkflowError
+from workflow.core.errors import WorkflowError
 
 from .batching import Batcher
 from .config import ServeConfig
@@ -42,9 +43,16 @@ def create_app(service: PipelineService, config: ServeConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        state.decode_pool = ThreadPoolExecutor(max_workers=config.worker_threads, thread_name_prefix="serve-decode")
-        state.batcher = Batcher(service.run_batch, config.max_batch, config.max_wait_ms / 1000.0, config.max_queue,
-                                on_batch=state.metrics.batch_size.observe)
+        state.decode_pool = ThreadPoolExecutor(
+            max_workers=config.worker_threads, thread_name_prefix="serve-decode"
+        )
+        state.batcher = Batcher(
+            service.run_batch,
+            config.max_batch,
+            config.max_wait_ms / 1000.0,
+            config.max_queue,
+            on_batch=state.metrics.batch_size.observe,
+        )
         await state.batcher.start()
         state.accepting = True
         try:
@@ -55,8 +63,13 @@ def create_app(service: PipelineService, config: ServeConfig) -> FastAPI:
             state.decode_pool.shutdown(wait=True)
             log.info("batcher stopped")
 
-    app = FastAPI(title=f"workflow serve: {service.wf.name}", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Runs the pipeline on images sent to POST /run; concurrent requests are batched.")
+    app = FastAPI(
+        title=f"workflow serve: {service.wf.name}",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Runs the pipeline on images sent to POST /run; concurrent requests are batched.",
+    )
     app.state.serve = state
     app.include_router(build_router(state))
     add_offline_docs(app)
@@ -85,4 +98,8 @@ def create_app(service: PipelineService, config: ServeConfig) -> FastAPI:
 
 def _path_label(path: str) -> str:
     """Known paths as they are, anything else as 'other' (bounded label values)."""
-    return path if path in {"/", "/run", "/pipeline", "/health", "/ready", "/metrics", "/docs", "/openapi.json"} else "other"
+    return (
+        path
+        if path in {"/", "/run", "/pipeline", "/health", "/ready", "/metrics", "/docs", "/openapi.json"}
+        else "other"
+    )

@@ -3,18 +3,21 @@
 Requests are queued; one worker task takes the first waiting job, then waits at most
 ``max_wait_s`` for more (up to ``max_batch``) and hands the batch to ``run_batch`` in a
 single dedicated thread. It waits only while more jobs are known to be coming (requests
-being read or decoded, see :meth:`Batcher.expect`), so a lone request never waits (the model is called by one thread at a time). While a batch runs,
+being read or decoded, see :meth:`Batcher.expect`), so a lone request never waits (the model is called by one
+thread at a time). While a batch runs,
 new jobs queue up and form the next batch. A full queue refuses new jobs (:class:`QueueFull`).
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +46,25 @@ class Batcher:
         on_batch: called with the size of every batch (metrics).
     """
 
-    def __init__(self, run_batch: Callable[[list[Job]], list[Any]], max_batch: int, max_wait_s: float, max_queue: int,
-                 on_batch: Callable[[int], None] | None = None):
+    def __init__(
+        self,
+        run_batch: Callable[[list[Job]], list[Any]],
+        max_batch: int,
+        max_wait_s: float,
+        max_queue: int,
+        on_batch: Callable[[int], None] | None = None,
+    ):
         if max_batch < 1 or max_queue < 1 or max_wait_s < 0:
-            raise ValueError(f"batching needs max_batch >= 1, max_queue >= 1, max_wait >= 0 "
-                             f"(got {max_batch}, {max_queue}, {max_wait_s})")
-        self.run_batch, self.max_batch, self.max_wait_s, self.max_queue = run_batch, max_batch, max_wait_s, max_queue
+            raise ValueError(
+                f"batching needs max_batch >= 1, max_queue >= 1, max_wait >= 0 "
+                f"(got {max_batch}, {max_queue}, {max_wait_s})"
+            )
+        self.run_batch, self.max_batch, self.max_wait_s, self.max_queue = (
+            run_batch,
+            max_batch,
+            max_wait_s,
+            max_queue,
+        )
         self.on_batch = on_batch or (lambda n: None)
         self._queue: asyncio.Queue[Job | None] | None = None
         self._worker: asyncio.Task | None = None
@@ -111,7 +127,11 @@ class Batcher:
                 if self._queue.empty() and self.coming == 0:
                     left = 0  # nothing else is on its way: run now
                 try:
-                    job = self._queue.get_nowait() if left <= 0 else await asyncio.wait_for(self._queue.get(), left)
+                    job = (
+                        self._queue.get_nowait()
+                        if left <= 0
+                        else await asyncio.wait_for(self._queue.get(), left)
+                    )
                 except (asyncio.QueueEmpty, asyncio.TimeoutError):
                     break
                 if job is None:

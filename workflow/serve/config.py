@@ -1,4 +1,5 @@
 """Settings of one server: address, batching, limits, token."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,9 +24,14 @@ class ServeConfig:
 
     def check(self) -> None:
         """Raises ValueError naming the first setting out of range."""
-        for name, value, low in (("max_batch", self.max_batch, 1), ("worker_threads", self.worker_threads, 1),
-                                 ("max_queue", self.max_queue, 1), ("max_body_bytes", self.max_body_bytes, 1),
-                                 ("port", self.port, 0), ("max_wait_ms", self.max_wait_ms, 0)):
+        for name, value, low in (
+            ("max_batch", self.max_batch, 1),
+            ("worker_threads", self.worker_threads, 1),
+            ("max_queue", self.max_queue, 1),
+            ("max_body_bytes", self.max_body_bytes, 1),
+            ("port", self.port, 0),
+            ("max_wait_ms", self.max_wait_ms, 0),
+        ):
             if value < low:
                 raise ValueError(f"{name} must be >= {low} (got {value})")
         if self.port > 65535:

@@ -1,4 +1,5 @@
 """Encoding output images for responses (PNG or JPEG, raw bytes or base64)."""
+
 from __future__ import annotations
 
 import base64
@@ -25,5 +26,10 @@ def encode_image(array: Any, fmt: str) -> bytes:
 def image_json(array: Any, fmt: str) -> dict[str, Any]:
     """``{"format", "media_type", "width", "height", "base64"}`` for a JSON response."""
     data = encode_image(array, fmt)
-    return {"format": fmt, "media_type": MEDIA_TYPES[fmt], "width": int(array.shape[1]), "height": int(array.shape[0]),
-            "base64": base64.b64encode(data).decode("ascii")}
+    return {
+        "format": fmt,
+        "media_type": MEDIA_TYPES[fmt],
+        "width": int(array.shape[1]),
+        "height": int(array.shape[0]),
+        "base64": base64.b64encode(data).decode("ascii"),
+    }

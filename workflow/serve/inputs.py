@@ -1,4 +1,5 @@
 """Reading a ``POST /run`` request: multipart uploads or JSON (base64 / url), decoded in worker threads."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflow.errors import InputError
+from workflow.core.errors import InputError
 
 from .limits import BodyTooLarge, HTTPProblem, input_error_status
 
@@ -39,8 +40,11 @@ async def read_run_request(request, image_inputs: list[str]) -> RunRequest:
     elif ctype == "application/json":
         req = await _read_json(request, image_inputs)
     else:
-        raise HTTPProblem(415, f"content type '{ctype or 'none'}' not accepted: send multipart/form-data "
-                               "(one file per image input) or application/json")
+        raise HTTPProblem(
+            415,
+            f"content type '{ctype or 'none'}' not accepted: send multipart/form-data "
+            "(one file per image input) or application/json",
+        )
     query = request.query_params.get("image")
     if query is not None:
         req.image_format = query
@@ -52,7 +56,9 @@ async def read_run_request(request, image_inputs: list[str]) -> RunRequest:
             req.image_format = None
     missing = [n for n in image_inputs if n not in req.images]
     if missing:
-        raise HTTPProblem(422, f"missing image input '{missing[0]}' (expected inputs: {', '.join(image_inputs)})")
+        raise HTTPProblem(
+            422, f"missing image input '{missing[0]}' (expected inputs: {', '.join(image_inputs)})"
+        )
     return req
 
 
@@ -61,8 +67,12 @@ async def _read_multipart(request, image_inputs: list[str]) -> RunRequest:
         form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
     except BodyTooLarge:
         raise
-    except Exception as exc:  # starlette's MultiPartException and parser errors: the client's body is malformed
-        raise HTTPProblem(422, f"malformed multipart body ({' '.join(str(exc).split()) or type(exc).__name__})") from None
+    except (
+        Exception
+    ) as exc:  # starlette's MultiPartException and parser errors: the client's body is malformed
+        raise HTTPProblem(
+            422, f"malformed multipart body ({' '.join(str(exc).split()) or type(exc).__name__})"
+        ) from None
     req = RunRequest()
     try:
         for key, value in form.multi_items():
@@ -73,7 +83,9 @@ async def _read_multipart(request, image_inputs: list[str]) -> RunRequest:
             elif key == "params":
                 req.params = _parse_json_text(value, "params")
             else:
-                raise HTTPProblem(422, f"unknown form field '{key}' (expected: {', '.join(image_inputs)}, params)")
+                raise HTTPProblem(
+                    422, f"unknown form field '{key}' (expected: {', '.join(image_inputs)}, params)"
+                )
     finally:
         await form.close()
     return req
@@ -89,11 +101,15 @@ async def _read_json(request, image_inputs: list[str]) -> RunRequest:
         raise HTTPProblem(422, f"body: unknown key '{unknown[0]}' (expected inputs, params, image)")
     inputs = data.get("inputs")
     if not isinstance(inputs, dict):
-        raise HTTPProblem(422, "body: 'inputs' must be an object {input_name: {\"base64\": ...} or {\"url\": ...}}")
+        raise HTTPProblem(
+            422, 'body: \'inputs\' must be an object {input_name: {"base64": ...} or {"url": ...}}'
+        )
     req = RunRequest(params=data.get("params"), image_format=data.get("image"))
     for name, value in inputs.items():
         if name not in image_inputs:
-            raise HTTPProblem(422, f"inputs: unknown image input '{name}' (expected: {', '.join(image_inputs)})")
+            raise HTTPProblem(
+                422, f"inputs: unknown image input '{name}' (expected: {', '.join(image_inputs)})"
+            )
         req.images[name] = _json_image(name, value)
     return req
 
@@ -102,7 +118,7 @@ def _json_image(name: str, value: Any) -> bytes | str:
     if isinstance(value, str):
         value = {"url": value} if value.startswith(("http://", "https://")) else {"base64": value}
     if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in ("base64", "url"):
-        raise HTTPProblem(422, f"inputs.{name}: expected {{\"base64\": \"...\"}} or {{\"url\": \"https://...\"}}")
+        raise HTTPProblem(422, f'inputs.{name}: expected {{"base64": "..."}} or {{"url": "https://..."}}')
     kind, text = next(iter(value.items()))
     if not isinstance(text, str):
         raise HTTPProblem(422, f"inputs.{name}.{kind}: expected a string")
@@ -125,14 +141,18 @@ def _parse_json_text(text: Any, where: str) -> Any:
         raise HTTPProblem(422, f"{where}: not valid JSON ({exc})") from None
 
 
-async def decode_images(req: RunRequest, pool: Executor, hints: dict[str, int | None], max_pixels: int | None,
-                        max_url_bytes: int) -> dict[str, Any]:
+async def decode_images(
+    req: RunRequest, pool: Executor, hints: dict[str, int | None], max_pixels: int | None, max_url_bytes: int
+) -> dict[str, Any]:
     """Decode (or fetch, then decode) every image in ``pool``; the first failure becomes an HTTPProblem."""
     loop = asyncio.get_running_loop()
     names = list(req.images)
-    jobs = [loop.run_in_executor(pool, _decode_one, n, req.images[n], hints.get(n), max_pixels, max_url_bytes) for n in names]
+    jobs = [
+        loop.run_in_executor(pool, _decode_one, n, req.images[n], hints.get(n), max_pixels, max_url_bytes)
+        for n in names
+    ]
     arrays = await asyncio.gather(*jobs, return_exceptions=True)
-    for name, result in zip(names, arrays):
+    for _name, result in zip(names, arrays):
         if isinstance(result, InputError):
             raise HTTPProblem(input_error_status(str(result)), str(result))
         if isinstance(result, BaseException):
@@ -140,11 +160,13 @@ async def decode_images(req: RunRequest, pool: Executor, hints: dict[str, int | 
     return dict(zip(names, arrays))
 
 
-def _decode_one(name: str, data: bytes | str, min_side: int | None, max_pixels: int | None, max_url_bytes: int):
-    from workflow.imaging import decode_bytes
+def _decode_one(
+    name: str, data: bytes | str, min_side: int | None, max_pixels: int | None, max_url_bytes: int
+):
+    from workflow.core.imaging import decode_bytes
 
     if isinstance(data, str):
-        from workflow.sources import fetch_url
+        from workflow.run.sources import fetch_url
 
         return decode_bytes(fetch_url(data, max_bytes=max_url_bytes), data, min_side, max_pixels)
     return decode_bytes(data, f"input '{name}'", min_side, max_pixels)

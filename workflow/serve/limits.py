@@ -1,9 +1,11 @@
 """Request limits: body size (413), bearer token (401), and the HTTP status of each input error."""
+
 from __future__ import annotations
 
 import hmac
 import json
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -58,12 +60,18 @@ class LimitsMiddleware:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if self.token is not None and not _open(scope.get("path", "")) and not self._authorised(headers):
-            await _send_problem(send, 401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')",
-                                {"WWW-Authenticate": "Bearer"})
+            await _send_problem(
+                send,
+                401,
+                "missing or wrong bearer token (send 'Authorization: Bearer <token>')",
+                {"WWW-Authenticate": "Bearer"},
+            )
             return
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await _send_problem(send, 413, f"request body too large ({length} bytes; limit {self.max_body_bytes})")
+            await _send_problem(
+                send, 413, f"request body too large ({length} bytes; limit {self.max_body_bytes})"
+            )
             return
         seen = 0
         started = False

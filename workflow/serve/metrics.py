@@ -1,8 +1,9 @@
 """Prometheus text-format metrics of the server: request counts, errors, batch sizes, latency."""
+
 from __future__ import annotations
 
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -105,8 +106,11 @@ class ServeMetrics:
         self.errors = Counter("workflow_serve_errors_total", "Requests that failed, by reason")
         self.items = Counter("workflow_serve_items_total", "Items run through the pipeline")
         self.batch_size = Histogram("workflow_serve_batch_size", "Items per pipeline call", BATCH_BUCKETS)
-        self.latency = Histogram("workflow_serve_request_latency_seconds", "Time from request to response of POST /run",
-                                 LATENCY_BUCKETS)
+        self.latency = Histogram(
+            "workflow_serve_request_latency_seconds",
+            "Time from request to response of POST /run",
+            LATENCY_BUCKETS,
+        )
         self.queue = Gauge("workflow_serve_queue_depth", "Items waiting for a batch")
 
     def render(self) -> str:

@@ -3,6 +3,7 @@
 One self-contained HTML document (inline CSS and JS, no build step, nothing fetched from
 elsewhere), so it works offline. It reads ``GET /pipeline`` and posts to ``POST /run?image=png``.
 """
+
 from __future__ import annotations
 
 PAGE_HTML = """<!doctype html>
@@ -51,7 +52,9 @@ function setStatus(text, isError) {
 
 async function loadPipeline() {
   const response = await fetch("pipeline", { headers: headers() });
-  if (response.status === 401) { $("token-box").style.display = "block"; setStatus("a token is required", true); return; }
+  if (response.status === 401) {
+    $("token-box").style.display = "block"; setStatus("a token is required", true); return;
+  }
   const info = await response.json();
   $("name").textContent = info.name;
   document.title = info.name + " - workflow serve";
@@ -100,7 +103,8 @@ async function send(file) {
     $("annotated").hidden = false;
   }
   drawScores(body.outputs);
-  setStatus(file.name + ": " + (body.timings.total_s * 1000).toFixed(0) + " ms (batch of " + body.timings.batch_size + ")", false);
+  const ms = (body.timings.total_s * 1000).toFixed(0);
+  setStatus(file.name + ": " + ms + " ms (batch of " + body.timings.batch_size + ")", false);
 }
 
 $("file").addEventListener("change", (e) => { if (e.target.files.length) send(e.target.files[0]); });

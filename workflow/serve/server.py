@@ -4,16 +4,17 @@ The port opens only after the pipeline is validated and its models are loaded. O
 SIGTERM uvicorn stops accepting connections, lets the requests in flight finish (up to
 ``graceful_timeout_s``), then the app's lifespan stops the batcher once its queue is empty.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from workflow.errors import WorkflowError
+from workflow.core.errors import WorkflowError
 
 from .config import ServeConfig
 
@@ -44,7 +45,8 @@ def prepare(pipeline: str | os.PathLike, config: ServeConfig, registry=None):
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` (port 0: a free one); connections wait in its backlog until uvicorn runs.
+    """A listening socket on ``host:port`` (port 0: a free one); connections wait in its backlog until uvicorn
+    runs.
 
     Raises:
         WorkflowError: the address cannot be bound (in use, not local...).
@@ -65,8 +67,12 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(pipeline: str | os.PathLike, config: ServeConfig, registry=None,
-          announce: Callable[[str], None] | None = None) -> None:
+def serve(
+    pipeline: str | os.PathLike,
+    config: ServeConfig,
+    registry=None,
+    announce: Callable[[str], None] | None = None,
+) -> None:
     """Run the server until Ctrl-C or SIGTERM (then finish the requests in flight and return)."""
     import uvicorn
 
@@ -75,9 +81,17 @@ def serve(pipeline: str | os.PathLike, config: ServeConfig, registry=None,
     host, port = sock.getsockname()[:2]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     (announce or (lambda text: print(text, file=sys.stderr, flush=True)))(
-        f"serving '{app.state.serve.service.wf.name}' on {url} (page {url}/, API {url}/docs)")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=config.graceful_timeout_s,
-                                           access_log=False, lifespan="on"))
+        f"serving '{app.state.serve.service.wf.name}' on {url} (page {url}/, API {url}/docs)"
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            timeout_graceful_shutdown=config.graceful_timeout_s,
+            access_log=False,
+            lifespan="on",
+        )
+    )
     stopped = _stop_on_sigterm()
     try:
         server.run(sockets=[sock])  # uvicorn re-raises the signal that stopped it once it has drained

@@ -1,4 +1,6 @@
-"""The pipeline behind the server: warm-up, description, per-request overrides, one batch through the executor."""
+"""The pipeline behind the server: warm-up, description, per-request overrides, one batch through the
+executor."""
+
 from __future__ import annotations
 
 import logging
@@ -7,8 +9,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from workflow.errors import ParamError
-from workflow.ports import Image
+from workflow.core.errors import ParamError
+from workflow.core.ports import Image
 from workflow.workflow import Workflow
 
 from .batching import Job
@@ -51,29 +53,51 @@ class PipelineService:
         self.wf.validate()
         grey = np.full((WARMUP_SIDE, WARMUP_SIDE, 3), 127, np.uint8)
         start = time.perf_counter()
-        self.wf.run_items([{name: grey for name in self.image_inputs}], raise_errors=True, static_cache=self.static_cache)
+        self.wf.run_items(
+            [{name: grey for name in self.image_inputs}], raise_errors=True, static_cache=self.static_cache
+        )
         log.info("pipeline '%s' warmed up in %.2f s", self.wf.name, time.perf_counter() - start)
         self.ready = True
 
     def decode_hint(self, input_name: str) -> int | None:
-        """The smallest image side the tasks fed by ``input_name`` need (None when one of them does not say)."""
-        from workflow.run_loop import decode_hint
+        """The smallest image side the tasks fed by ``input_name`` need (None when one of them does not
+        say)."""
+        from workflow.run.loop import decode_hint
 
         return decode_hint(self.wf, input_name)
 
     # -- description ------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         """Inputs, outputs and tasks (with parameters and which of them a request may override)."""
-        outputs = {name: {"task": tid, "port": port, "type": self.wf.get_task(tid).output_port(port).type.label}
-                   for name, (tid, port) in self.outputs.items()}
-        tasks = [{"id": t.id, "task": t.name, "params": t.get_parameters(), "overridable": sorted(request_params(t)),
-                  "inputs": [p.describe() for p in t.inputs], "outputs": [p.describe() for p in t.outputs]}
-                 for t in self.wf.order()]
-        return {"name": self.wf.name, "inputs": {n: t.label for n, t in self.wf.inputs.items()},
-                "image_inputs": self.image_inputs, "outputs": outputs, "tasks": tasks}
+        outputs = {
+            name: {"task": tid, "port": port, "type": self.wf.get_task(tid).output_port(port).type.label}
+            for name, (tid, port) in self.outputs.items()
+        }
+        tasks = [
+            {
+                "id": t.id,
+                "task": t.name,
+                "params": t.get_parameters(),
+                "overridable": sorted(request_params(t)),
+                "inputs": [p.describe() for p in t.inputs],
+                "outputs": [p.describe() for p in t.outputs],
+            }
+            for t in self.wf.order()
+        ]
+        return {
+            "name": self.wf.name,
+            "inputs": {n: t.label for n, t in self.wf.inputs.items()},
+            "image_inputs": self.image_inputs,
+            "outputs": outputs,
+            "tasks": tasks,
+        }
 
     def image_outputs(self) -> list[str]:
-        return [n for n, (tid, port) in self.outputs.items() if issubclass(self.wf.get_task(tid).output_port(port).type, Image)]
+        return [
+            n
+            for n, (tid, port) in self.outputs.items()
+            if issubclass(self.wf.get_task(tid).output_port(port).type, Image)
+        ]
 
     # -- overrides ----------------------------------------------------------------
     def check_overrides(self, params: Any) -> tuple:
@@ -85,20 +109,28 @@ class PipelineService:
         if params in (None, {}):
             return ()
         if not isinstance(params, dict):
-            raise ParamError(f"params: expected an object {{task_id: {{param: value}}}}, got {type(params).__name__}")
+            raise ParamError(
+                f"params: expected an object {{task_id: {{param: value}}}}, got {type(params).__name__}"
+            )
         key = []
         for tid, values in params.items():
             task = self.wf.get_task(str(tid)) if str(tid) in {t.id for t in self.wf.tasks} else None
             if task is None:
-                raise ParamError(f"params: unknown task '{tid}'; tasks: {', '.join(t.id for t in self.wf.tasks)}")
+                raise ParamError(
+                    f"params: unknown task '{tid}'; tasks: {', '.join(t.id for t in self.wf.tasks)}"
+                )
             if not isinstance(values, dict):
-                raise ParamError(f"params.{tid}: expected an object of parameters, got {type(values).__name__}")
+                raise ParamError(
+                    f"params.{tid}: expected an object of parameters, got {type(values).__name__}"
+                )
             allowed = request_params(task)
             for name in values:
                 if name not in allowed:
-                    raise ParamError(f"params.{tid}.{name}: not changeable per request (it would rebuild a model); "
-                                     f"changeable: {', '.join(sorted(allowed)) or 'none'}")
-            from workflow.params import build_params
+                    raise ParamError(
+                        f"params.{tid}.{name}: not changeable per request (it would rebuild a model); "
+                        f"changeable: {', '.join(sorted(allowed)) or 'none'}"
+                    )
+            from workflow.core.params import build_params
 
             new = build_params(task.id, task.Params, values, base=task.params)
             key.append((task.id, tuple(sorted((n, getattr(new, n)) for n in values))))
@@ -106,7 +138,8 @@ class PipelineService:
 
     # -- running (batch thread only) --------------------------------------------
     def run_batch(self, jobs: list[Job]) -> list[BatchResult]:
-        """Run jobs grouped by their overrides; each group is one ``run_items`` call (one model call per task)."""
+        """Run jobs grouped by their overrides; each group is one ``run_items`` call (one model call per
+        task)."""
         groups: OrderedDict[tuple, list[int]] = OrderedDict()
         for i, job in enumerate(jobs):
             groups.setdefault(job.overrides, []).append(i)
@@ -121,7 +154,9 @@ class PipelineService:
             finally:
                 self._apply(restore)
             for i, item in zip(idx, items):
-                results[i] = BatchResult(item.outputs, item.error, len(jobs), start - jobs[i].enqueued, run_s, task_s)
+                results[i] = BatchResult(
+                    item.outputs, item.error, len(jobs), start - jobs[i].enqueued, run_s, task_s
+                )
         return results
 
     def _apply(self, overrides: tuple) -> tuple:

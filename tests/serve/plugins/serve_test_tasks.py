@@ -1,4 +1,5 @@
 """A light task for the server tests: 'classifies' an image by its dominant colour (no torch)."""
+
 from __future__ import annotations
 
 import time
@@ -7,8 +8,8 @@ import numpy as np
 from pydantic import Field
 
 from workflow import Port, Task, TaskParams
-from workflow.ports import AnnotatedImage, Classification, Image
-from workflow.results import ClassificationResult, ClassScore
+from workflow.core.ports import AnnotatedImage, Classification, Image
+from workflow.core.results import ClassificationResult, ClassScore
 
 COLOURS = ("red", "green", "blue")
 
@@ -44,5 +45,8 @@ class DominantColour(Task):
             raise ValueError("poison image (pure magenta)")
         share = (means + 1e-6) / (means + 1e-6).sum()
         order = np.argsort(-share)[: self.params.top_k]
-        self.set_output("classification", ClassificationResult([ClassScore(COLOURS[i], int(i), float(share[i])) for i in order]))
+        self.set_output(
+            "classification",
+            ClassificationResult([ClassScore(COLOURS[i], int(i), float(share[i])) for i in order]),
+        )
         self.set_output("image", image.copy())

@@ -1,11 +1,12 @@
 """``dominant_color``: a Classification-producing task (red / green / blue share of the image), numpy only."""
+
 from __future__ import annotations
 
 from pydantic import Field
 
 from workflow import Port, Task, TaskParams
-from workflow.ports import Classification, Image
-from workflow.results import ClassificationResult, ClassScore
+from workflow.core.ports import Classification, Image
+from workflow.core.results import ClassificationResult, ClassScore
 
 COLORS = ("red", "green", "blue")
 
@@ -15,7 +16,8 @@ class DominantColorParams(TaskParams):
 
 
 class DominantColor(Task):
-    """Classify an image by its dominant colour channel; the score is the channel's share of the brightness."""
+    """Classify an image by its dominant colour channel; the score is the channel's share of the
+    brightness."""
 
     name = "dominant_color"
     description = "Which of red, green, blue dominates the image (scores sum to 1)."
@@ -26,8 +28,11 @@ class DominantColor(Task):
     def run(self) -> None:
         means = self.get_input("image").reshape(-1, 3).mean(axis=0)
         shares = means / means.sum() if means.sum() > 0 else means + 1 / 3
-        scores = sorted((ClassScore(COLORS[i], i, float(shares[i])) for i in range(3)), key=lambda c: -c.score)
-        # a ClassificationResult, best first; a plain list of ClassScore or (label, score) pairs is accepted too
+        scores = sorted(
+            (ClassScore(COLORS[i], i, float(shares[i])) for i in range(3)), key=lambda c: -c.score
+        )
+        # a ClassificationResult, best first; a plain list of ClassScore or (label, score) pairs is accepted
+        # too
         self.set_output("classification", ClassificationResult(scores[: self.params.top_k]))
 
     def get_results(self) -> list[ClassScore]:

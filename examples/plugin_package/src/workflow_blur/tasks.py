@@ -1,4 +1,5 @@
 """``blur_image``: Gaussian, box or median blur of an image (OpenCV, imported when the task runs)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -6,13 +7,18 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 
 from workflow import Port, Task, TaskParams
-from workflow.ports import Image
+from workflow.core.ports import Image
 
 
 class BlurParams(TaskParams):
     kernel: Literal["gaussian", "box", "median"] = Field("gaussian", description="blur filter")
-    radius: int = Field(2, ge=1, le=50, description="filter radius in pixels (kernel size 2*radius+1)",
-                        validation_alias=AliasChoices("radius", "kernel_radius"))
+    radius: int = Field(
+        2,
+        ge=1,
+        le=50,
+        description="filter radius in pixels (kernel size 2*radius+1)",
+        validation_alias=AliasChoices("radius", "kernel_radius"),
+    )
 
 
 class BlurImage(Task):
