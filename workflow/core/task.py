@@ -33,7 +33,7 @@ class Task:
         self.log = logging.getLogger(f"workflow.core.task.{self.name}")
         self._params = build_params(self.id, self.Params, params or {})
         self._inputs: dict[str, Any] = {}
-        self._outputs: dict[str, Any] = {}
+        self._outputs: dict[str, Any] = _Outputs()
         self.elapsed = 0.0
 
     def __repr__(self) -> str:
@@ -96,6 +96,7 @@ class Task:
         return self._inputs.get(port.name, default)
 
     def set_output(self, name: str | int, value: Any) -> None:
+        """Check ``value`` against the port's type (normalising it) and store it."""
         port = self.output_port(name)
         self._outputs[port.name] = _checked(self, port, value, "output")
 
@@ -103,22 +104,30 @@ class Task:
         return self._outputs.get(self.output_port(name).name)
 
     def check_outputs(self, outputs: dict[str, Any]) -> None:
-        """Raise when ``outputs`` (one item's, after a run) lack a required output: the task, not the next
-        one, is to blame."""
+        """Check one item's outputs after a run: every required output present, and each value against
+        its port's type (normalised in place) unless :meth:`set_output` checked it already. The task, not
+        the next one, is to blame."""
+        checked = isinstance(outputs, _Outputs)
         for port in self.outputs:
-            if not port.optional and outputs.get(port.name) is None:
-                raise PortError(
-                    f"task '{self.id}' ({type(self).__module__}.{type(self).__qualname__}) did not set its "
-                    f"required output '{port.name}' ({port.type.label}); declare it optional=True if it may stay empty"
-                )
+            value = outputs.get(port.name)
+            if value is None:
+                if not port.optional:
+                    raise PortError(
+                        f"task '{self.id}' ({type(self).__module__}.{type(self).__qualname__}) did not set its "
+                        f"required output '{port.name}' ({port.type.label}); "
+                        "declare it optional=True if it may stay empty"
+                    )
+                continue
+            if not checked:
+                outputs[port.name] = _checked(self, port, value, "output")
 
     def get_outputs(self) -> dict[str, Any]:
         return dict(self._outputs)
 
     def clear(self) -> None:
         """Forget inputs and outputs of the previous run (keeps loaded models)."""
-        self._inputs.clear()
-        self._outputs.clear()
+        self._inputs = {}
+        self._outputs = _Outputs()  # a new dict: outputs already handed out keep their values
 
     # -- running --------------------------------------------------------------
     def prepare(self, inputs: dict[str, Any]) -> None:
@@ -140,10 +149,10 @@ class Task:
         results = []
         for item in items:
             self.clear()
-            for port, value in item.items():
-                self.set_input(port, value)
+            # the executor checked these values where they were produced: bound as they are
+            self._inputs.update((self.input_port(k).name, v) for k, v in item.items() if v is not None)
             self.run()
-            results.append(self.get_outputs())
+            results.append(self._outputs)
         return results
 
     def batch_hint(self) -> int | None:
@@ -192,6 +201,10 @@ def find_port(cls: type[Task], ports: tuple[Port, ...], key: str | int, kind: st
     raise PortError(
         f"task '{cls.name}' has no {kind} port {key!r}{hint}; {kind}s by index or name: {_port_list(ports)}"
     )
+
+
+class _Outputs(dict):
+    """A task's own outputs: every value went through :meth:`Task.set_output`, which checked it."""
 
 
 def _port_list(ports: tuple[Port, ...]) -> str:

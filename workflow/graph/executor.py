@@ -1,5 +1,9 @@
 """Runs a graph's tasks on a batch of items: static tasks once, per-item tasks batched, bad items isolated.
 
+Each value is checked once per step: a workflow input when the item enters the graph, a task's
+output when the task returns it (:meth:`Task.check_outputs`). A value passed along an edge is not
+checked again: the graph checked at build time that the two ports' types fit.
+
 A failure that depends on the item is recorded for that item and the others carry
 on; a :class:`~workflow.core.errors.SetupError` never is: it propagates at once, before
 any retry item by item.
@@ -11,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflow.core.errors import PortError, SetupError, TaskRunError, WorkflowError
+from workflow.core.errors import GraphError, PortError, SetupError, TaskRunError, WorkflowError
 from workflow.core.task import Task
 from workflow.graph.graph import INPUTS, Graph
 
@@ -60,9 +64,11 @@ def prepare_tasks(graph: Graph, static_out: dict[str, Outputs], constants: dict[
         for e in graph.edges:
             if e.dst != task.id:
                 continue
-            source = constants if e.src == INPUTS else static_out.get(e.src, {})
-            if source.get(e.src_port) is not None:
-                values[e.dst_port] = _checked(task, e.dst_port, source[e.src_port])
+            if e.src == INPUTS:
+                if constants.get(e.src_port) is not None:
+                    values[e.dst_port] = _checked(task, e.dst_port, constants[e.src_port])
+            elif static_out.get(e.src, {}).get(e.src_port) is not None:
+                values[e.dst_port] = static_out[e.src][e.src_port]
         try:
             task.prepare(values)
         except WorkflowError:
@@ -91,17 +97,23 @@ def execute(
 
     Args:
         raise_errors: raise the first error instead of recording it per item.
-        static_out: outputs of the tasks that do not depend on the items, kept by the caller
-            across batches of one run (static tasks missing from it run here first).
+        static_out: outputs of the tasks that do not depend on the items, from :func:`run_static`,
+            which the caller runs once per run before the first batch.
         times: receives the seconds spent per task.
 
     Raises:
         SetupError: always at once, whatever ``raise_errors`` says.
+        GraphError: a static task has not run (the caller skipped :func:`run_static`).
     """
-    run_static(graph, static_out, times)
     dynamic = graph.per_item_tasks()
+    missing = [t.id for t in graph.order() if t.id not in dynamic and t.id not in static_out]
+    if missing:
+        raise GraphError(
+            f"static task(s) {', '.join(missing)} have not run: call run_static() once per run first"
+        )
     item_out: list[dict[str, Outputs]] = [{} for _ in items]
     errors: list[str | None] = [None] * len(items)
+    items = [_checked_item(graph, item, i, errors, raise_errors) for i, item in enumerate(items)]
     for task in graph.order():
         if task.id not in dynamic:
             continue
@@ -134,6 +146,26 @@ def execute(
         )
         for i in range(len(items))
     ]
+
+
+def _checked_item(
+    graph: Graph, item: dict[str, Any], index: int, errors: list[str | None], raise_errors: bool
+) -> dict[str, Any]:
+    """``item``'s workflow inputs checked against their declared types (once, as the item enters)."""
+    out = {}
+    for name, value in item.items():
+        dtype = graph.inputs.get(name)
+        if value is None or dtype is None:
+            out[name] = value
+            continue
+        try:
+            out[name] = dtype.check(value)
+        except TypeError as exc:
+            message = f"workflow input '{name}' ({dtype.label}): {exc}"
+            if raise_errors:
+                raise PortError(message) from None
+            errors[index] = message
+    return out
 
 
 def gather(
