@@ -1,9 +1,11 @@
-"""One Ray actor of a folder run: builds the workflow once, then reads, decodes and runs batches of files into
-rows.
+"""One Ray actor of a folder run: builds the workflow once, then reads and decodes batches of files and
+runs them into rows.
 
-The batches go through the executor as in a local folder run (static outputs computed by
-the driver, :meth:`Task.prepare` once per actor, the decode hint, per-item failures isolated)
-and become rows through the local run's :class:`~workflow.run.records.Recorder`.
+Reading goes through pyarrow (local folders and ``scheme://`` locations alike); running is the
+local run's own step, a :class:`~workflow.run.batch.BatchStep`: prepared once per actor (the
+static outputs come from the driver, :meth:`Task.prepare`, the decode hint), then the executor
+and the :class:`~workflow.run.records.Recorder` on each batch. Its outcomes go back to the driver
+as plain :data:`Row` tuples.
 """
 
 from __future__ import annotations
@@ -60,7 +62,6 @@ class FolderActor:
 
         limit_threads(spec.cpus)  # before torch is imported: BLAS/OpenMP read it once
         self.spec, self.fatal = spec, None
-        self.static_cache = {k: dict(v) for k, v in spec.static_cache.items()}
         try:
             self._build()
         except Exception as exc:  # carried to the driver as fatal rows, raised there
@@ -68,27 +69,23 @@ class FolderActor:
         limit_threads(spec.cpus)  # torch may have been imported while building
 
     def _build(self) -> None:
-        from workflow.core.context import RunContext
-        from workflow.graph.executor import prepare_tasks
+        from workflow.core.context import RunContext, run_context
         from workflow.graph.graph import Graph
         from workflow.pipeline.build import loads_workflow
         from workflow.ray_engine.listing import is_uri, open_location
-        from workflow.run.loop import decode_hint
-        from workflow.run.records import Recorder
+        from workflow.run import BatchStep, Recorder
 
         spec = self.spec
         self.fs, self.base = open_location(spec.location)
-        self.graph = loads_workflow(spec.pipeline, source=f"{spec.name} (on a Ray actor)", graph_cls=Graph)
-        self.graph.validate()
+        graph = loads_workflow(spec.pipeline, source=f"{spec.name} (on a Ray actor)", graph_cls=Graph)
+        graph.validate()
         out = Path(spec.output_dir)
         self.context = RunContext(out, spec.save_images)
-        self.recorder = Recorder(
-            self.graph, out, spec.save_images, None if is_uri(spec.location) else Path(self.base)
-        )
-        for task in self.graph.tasks:
-            task.clear()
-        prepare_tasks(self.graph, self.static_cache, spec.extra_inputs)
-        self.hint = decode_hint(self.graph, spec.input_name)
+        recorder = Recorder(graph, out, spec.save_images, None if is_uri(spec.location) else Path(self.base))
+        static = {k: dict(v) for k, v in spec.static_cache.items()}
+        self.step = BatchStep(graph, recorder, spec.input_name, spec.extra_inputs, static_cache=static)
+        with run_context(self.context):
+            self.hint = self.step.prepare({})  # the driver ran the static tasks: only prepare() runs here
 
     def __call__(self, names: list[str]) -> list[Row]:
         """One :data:`Row` per name, in order of completion within the batch (bad files first)."""
@@ -107,36 +104,34 @@ class FolderActor:
     def _run(self, names: list[str]) -> list[Row]:
         from workflow.core.context import run_context
         from workflow.core.imaging import decode_bytes
-        from workflow.graph.executor import execute
+        from workflow.run import Outcome
+        from workflow.run.sources.base import Item
 
-        rows: list[Row] = []
-        decoded: list[tuple[str, Any]] = []
+        outcomes: list[Outcome] = []
+        decoded: list[Item] = []
         times: dict[str, float] = {}
         start = time.perf_counter()
         for name in names:
+            item = Item({"path": name}, name)
             try:
-                decoded.append((name, decode_bytes(self._read(name), name, min_side=self.hint)))
+                item.image = decode_bytes(self._read(name), name, min_side=self.hint)
+                decoded.append(item)
             except InputError as exc:
-                rows.append((name, FAILED, one_line(exc).removeprefix(f"{name}: "), None, None, {}))
+                outcomes.append(Outcome(item, error=one_line(exc).removeprefix(f"{name}: ")))
             except (
                 Exception
             ) as exc:  # an unreadable file or an unexpected decoder failure is still one bad file
-                rows.append((name, FAILED, one_line(exc), None, None, {}))
+                outcomes.append(Outcome(item, error=one_line(exc)))
         times["read+decode"] = time.perf_counter() - start
         if decoded:
-            inputs = [{**self.spec.extra_inputs, self.spec.input_name: image} for _, image in decoded]
             with run_context(self.context):
-                results = execute(self.graph, inputs, False, self.static_cache, times)
-                for (name, _), result in zip(decoded, results):
-                    if result.error is not None:
-                        rows.append((name, FAILED, " ".join(result.error.split()), None, None, {}))
-                        continue
-                    try:
-                        row, rec = self.recorder.record({"path": name}, name, result.outputs, save_files=True)
-                    except (WorkflowError, OSError, ValueError) as exc:  # could not save this item's images
-                        rows.append((name, FAILED, one_line(exc), None, None, {}))
-                        continue
-                    rows.append((name, OK, "", row, rec, {}))
+                outcomes += self.step(decoded, times)
+        rows: list[Row] = [
+            (o.item.name, OK, "", *o.rows, {})
+            if o.error is None
+            else (o.item.name, FAILED, " ".join(o.error.split()), None, None, {})
+            for o in outcomes
+        ]
         if rows:
             rows[0] = (*rows[0][:5], times)  # the batch's seconds per task, counted once
         return rows

@@ -1,22 +1,26 @@
-"""The driver of a Ray folder run: list and resume like a local run, stream the files through actors, write
-the rows.
+"""The driver of a Ray folder run: the run skeleton of a local run, with its batches executed on actors.
 
-Order: list the folder, open the results files (carrying resumed rows over), run the static
-tasks once here, then stream the names of the files still to do through a pool of
-:class:`~workflow.ray_engine.actor.FolderActor` (:class:`~workflow.ray_engine.pool.ActorPool`). Rows come back
-in
-file order and go through the local run's writer and report, so
-``results.csv`` / ``results.json`` / ``report.json`` have the same layout as a local run.
+:class:`RayRun` is a :class:`workflow.run.Run`: it lists, resumes, opens, records, finishes and
+writes report.json through the same methods as a local folder run, so ``results.csv`` /
+``results.json`` / ``report.json`` have the same layout. It overrides two steps: :meth:`RayRun.prepare`
+runs the static tasks once, here (their outputs go to every actor, which prepares its own per-item
+tasks: the models load there), and :meth:`RayRun.batches` streams the names of the files still to
+do through a pool of :class:`~workflow.ray_engine.actor.FolderActor`
+(:class:`~workflow.ray_engine.pool.ActorPool`); their rows come back in file order.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 from workflow.core.errors import InputError, SetupError
+from workflow.graph.executor import run_static
+from workflow.run import Outcome, Run, RunOptions, default_batch_size, image_input, output_folder
+from workflow.run.sources.base import Item
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +58,7 @@ def run_on_ray(
         InputError: a bad folder or option, or Ray not installed.
         RunInterrupted: Ctrl-C, after flushing the partial results.
     """
-    from workflow.graph.executor import run_static
-    from workflow.ray_engine.listing import folder_source, todo_names
-    from workflow.run import sharding
-    from workflow.run.loop import Run, RunOptions
-    from workflow.run.report import RunInterrupted
-    from workflow.run.results_files import ResultsWriter
-    from workflow.run.runner import _default_batch, _image_input, _output_folder
+    from workflow.ray_engine.listing import folder_source
 
     if output_dir is None:
         raise InputError("engine 'ray' needs an output folder for its results")
@@ -68,124 +66,98 @@ def run_on_ray(
         if value is not None and (not isinstance(value, int) or value < 1):
             raise InputError(f"engine 'ray': {option} must be a whole number >= 1 (got {value!r})")
     graph.validate()
-    out = _output_folder(output_dir)
+    out = output_folder(output_dir)
     options = RunOptions(
-        _image_input(graph, input),
+        image_input(graph, input),
         dict(extra_inputs or {}),
         out,
-        batch_size or _default_batch(graph),
+        batch_size or default_batch_size(graph),
         save_images,
         resume,
     )
-    source = folder_source(str(folder), out)
-    run = Run(graph, source, options)
-    columns = run.recorder.columns(source.key_fields)  # the header depends on the pipeline, as in a local run
-    run.writer = ResultsWriter(out / "results.csv", out / "results.jsonl", source.key_fields, columns)
-    done = run.writer.start(sharding.result_files(out) if resume else [], keep=source.owns)
-    run.report.skipped = source.drop(done)
-    engine: dict[str, Any] = {"name": "ray"}
-    fatal = crash = None
-    with run.guard:
-        try:
-            if source.total():
-                for task in graph.tasks:
-                    task.clear()
-                run_static(
-                    graph, run.static_cache, run.report.times
-                )  # tasks that do not depend on the images: once, here
-                fatal = _stream(run, todo_names(source), engine, actors, actor_cpus, address)
-                crash = f"SetupError: {fatal}" if fatal else None
-        except KeyboardInterrupt:
-            run.report.interrupted = True
-        except BaseException as exc:  # recorded in report.json, then raised as it is
-            crash = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            with run.guard.critical(reraise=False):
-                run.finish({"engine": engine, **({"fatal": crash} if crash else {})})
-    if fatal:
-        raise SetupError(fatal)
-    if run.report.interrupted:
-        raise RunInterrupted(run.report)
-    return run.report
+    return RayRun(graph, folder_source(str(folder), out), options, actors, actor_cpus, address).execute()
 
 
-def _stream(
-    run, names: list[str], engine: dict[str, Any], actors: int | None, cpus: int, address: str | None
-) -> str | None:
-    """Push ``names`` through the actor pool, writing rows as batches come back. Returns the fatal error, if
-    any."""
-    from workflow.core.progress import progress_bar
-    from workflow.pipeline.build import dump_workflow
-    from workflow.ray_engine.actor import FAILED, FolderActor, JobSpec
-    from workflow.ray_engine.cluster import cluster_cpus, connect
-    from workflow.ray_engine.listing import location_of
-    from workflow.ray_engine.pool import ActorPool, Lost
+class RayRun(Run):
+    """A folder run whose batches run on a pool of Ray actors; everything else is :class:`Run`'s."""
 
-    connect(address)
-    size = max(
-        1, min(actors or cluster_cpus() // cpus, -(-len(names) // run.opt.batch_size))
-    )  # no idle actors
-    engine.update(actors=size, actor_cpus=cpus, batch_size=run.opt.batch_size)
-    spec = JobSpec(
-        dump_workflow(run.graph),
-        run.graph.name,
-        run.opt.input_name,
-        location_of(run.source),
-        str(run.opt.output_dir),
-        run.opt.save_images,
-        cpus,
-        run.opt.extra,
-        run.static_cache,
-    )
-    step = run.opt.batch_size
-    batches = (names[i : i + step] for i in range(0, len(names), step))
-    bar = progress_bar(total=len(names), desc=run.graph.name, unit="img")
-    try:
-        with ActorPool(FolderActor, (spec,), size, cpus) as pool:
-            for k, rows in enumerate(pool.map(batches)):
-                if isinstance(rows, Lost):  # its actor died on it every time: its files are the bad items
-                    rows = [
-                        (
-                            n,
-                            FAILED,
-                            f"the Ray actor running this file's batch died ({rows.reason})",
-                            None,
-                            None,
-                            {},
-                        )
-                        for n in names[k * step : (k + 1) * step]
-                    ]
-                fatal = _write(run, rows)
-                if fatal:
-                    return fatal
-                bar.update(len(rows))
-    finally:
-        bar.close()
-    return None
+    def __init__(
+        self,
+        graph: Any,
+        source: Any,
+        options: RunOptions,
+        actors: int | None,
+        cpus: int,
+        address: str | None,
+    ):
+        super().__init__(graph, source, options)
+        self.actors, self.cpus, self.address = actors, cpus, address
+        self.engine: dict[str, Any] = {"name": "ray"}  # report.json's "engine"
 
+    def prepare(self) -> None:
+        """The static tasks, once, here: the actors get their outputs and prepare their own per-item tasks."""
+        run_static(self.graph, self.static_cache, self.report.times)
 
-def _write(run, rows: list) -> str | None:
-    """Count and write one batch's rows (see ``actor.Row``); a fatal row's message instead, nothing
-    written."""
-    from workflow.ray_engine.actor import FAILED, FATAL, OK
+    def batches(self, hint: int | None) -> Generator[list[Outcome], None, None]:
+        """Push the files still to do through the actor pool; each batch's outcomes in file order.
 
-    for _, status, message, *_ in rows:
-        if status == FATAL:
-            return str(message)
-    report, good = run.report, []
-    with run.guard.critical():  # counts and rows stay consistent even under Ctrl-C
+        Raises:
+            SetupError: an actor could not build the workflow or load its models (its one-line message).
+        """
+        from workflow.pipeline.build import dump_workflow
+        from workflow.ray_engine import cluster, pool
+        from workflow.ray_engine.actor import FAILED, FolderActor, JobSpec
+        from workflow.ray_engine.listing import location_of, todo_names
+
+        names = todo_names(self.source)
+        cluster.connect(self.address)
+        step = self.opt.batch_size
+        size = max(1, min(self.actors or cluster.cluster_cpus() // self.cpus, -(-len(names) // step)))
+        self.engine.update(actors=size, actor_cpus=self.cpus, batch_size=step)  # no idle actors
+        spec = JobSpec(
+            dump_workflow(self.graph),
+            self.graph.name,
+            self.opt.input_name,
+            location_of(self.source),
+            str(self.opt.output_dir),
+            self.opt.save_images,
+            self.cpus,
+            self.opt.extra,
+            self.static_cache,
+        )
+        batches = (names[i : i + step] for i in range(0, len(names), step))
+        with pool.ActorPool(FolderActor, (spec,), size, self.cpus) as actors:
+            for k, rows in enumerate(actors.map(batches)):
+                if isinstance(
+                    rows, pool.Lost
+                ):  # its actor died on it every time: its files are the bad items
+                    reason = f"the Ray actor running this file's batch died ({rows.reason})"
+                    rows = [(n, FAILED, reason, None, None, {}) for n in names[k * step : (k + 1) * step]]
+                yield self._outcomes(rows)
+
+    def _outcomes(self, rows: list) -> list[Outcome]:
+        """One batch's rows (see ``actor.Row``) as outcomes; their seconds per task go to the report.
+
+        Raises:
+            SetupError: a fatal row (the actor could not build the workflow, or a setup error while running).
+        """
+        from workflow.ray_engine.actor import FATAL, OK
+
+        for _, status, message, *_ in rows:
+            if status == FATAL:
+                raise SetupError(str(message))
+        outcomes = []
         for path, status, message, row, record, times in rows:
             for task, seconds in times.items():
-                report.times[task] = report.times.get(task, 0.0) + seconds
-            if status == OK:
-                good.append((row, record))
-                report.processed += 1
-            elif status == FAILED:
-                report.failed += 1
-                report.errors.append({"path": str(path), "reason": str(message)})
-        run.writer.write(good)
-    return None
+                self.report.times[task] = self.report.times.get(task, 0.0) + seconds
+            item = Item({"path": str(path)}, str(path))
+            outcomes.append(
+                Outcome(item, (row, record)) if status == OK else Outcome(item, error=str(message))
+            )
+        return outcomes
+
+    def report_extra(self) -> dict[str, Any]:
+        return {"engine": self.engine}
 
 
 def run_inputs_on_ray(graph: Any, inputs: dict[str, str], output_dir: str | os.PathLike, **options: Any):
@@ -197,7 +169,6 @@ def run_inputs_on_ray(graph: Any, inputs: dict[str, str], output_dir: str | os.P
     """
     from workflow.core.ports import Image
     from workflow.ray_engine.listing import is_uri
-    from workflow.run.runner import _image_input
 
     for name in inputs:
         if name not in graph.inputs:
@@ -217,7 +188,7 @@ def run_inputs_on_ray(graph: Any, inputs: dict[str, str], output_dir: str | os.P
         graph,
         folder,
         output_dir=output_dir,
-        input=_image_input(graph, images[0]),
+        input=images[0],
         extra_inputs=extra,
         **options,
     )

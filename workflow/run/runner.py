@@ -18,7 +18,8 @@ from workflow.core.errors import InputError, did_you_mean
 from workflow.core.imaging import load_image
 from workflow.core.ports import Image
 from workflow.graph.graph import INPUTS, Graph
-from workflow.run.loop import RunOptions, decode_hint, run_source
+from workflow.run.batch import decode_hint
+from workflow.run.loop import RunOptions, default_batch_size, image_input, output_folder, run_source
 from workflow.run.report import RunInterrupted, RunReport
 from workflow.run.sources import (
     VIDEO_EXTS,
@@ -34,7 +35,6 @@ from workflow.run.sources import (
 )
 
 __all__ = ["run_on", "run_inputs", "run_once", "RunReport", "RunInterrupted", "decode_hint"]
-DEFAULT_BATCH = 8
 log = logging.getLogger(__name__)
 
 
@@ -85,9 +85,9 @@ def run_on(
         )
     kind, value = next(iter(given.items()))
     graph.validate()
-    input_name = _image_input(graph, input)
-    out = _output_folder(output_dir)
-    size = batch_size or _default_batch(graph)
+    input_name = image_input(graph, input)
+    out = output_folder(output_dir)
+    size = batch_size or default_batch_size(graph)
     workers = workers or min(4, os.cpu_count() or 1)
     options = RunOptions(input_name, dict(extra_inputs or {}), out, size, save_images)
     source: Source
@@ -105,7 +105,6 @@ def run_on(
         source = (
             PathSource(value) if kind == "path" else UrlSource(value) if kind == "url" else ArraySource(value)
         )
-    _clear(graph)
     return run_source(graph, source, options)
 
 
@@ -169,45 +168,6 @@ def run_once(
     it)."""
     graph.validate()
     extra = dict(extra_inputs or {})
-    _clear(graph)
     return run_source(
-        graph, NoImageSource(graph.name, list(extra)), RunOptions("", extra, _output_folder(output_dir))
+        graph, NoImageSource(graph.name, list(extra)), RunOptions("", extra, output_folder(output_dir))
     )
-
-
-def _output_folder(output_dir: str | os.PathLike | None) -> Path | None:
-    if output_dir is None:
-        return None
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return out.resolve()
-
-
-def _clear(graph: Graph) -> None:
-    for task in graph.tasks:
-        task.clear()
-
-
-def _image_input(graph: Graph, name: str | None) -> str:
-    if name is not None:
-        if name not in graph.inputs:
-            raise InputError(
-                f"workflow '{graph.name}' has no input '{name}'{did_you_mean(name, graph.inputs)}; "
-                f"inputs: {', '.join(graph.inputs) or 'none'}"
-            )
-        return name
-    for candidates in (
-        [n for n, t in graph.inputs.items() if issubclass(t, Image)],
-        [n for n, t in graph.inputs.items() if t.accepts(Image)],
-    ):
-        if candidates:
-            return candidates[0]
-    raise InputError(
-        f"workflow '{graph.name}' has no image input; inputs: {', '.join(graph.inputs) or 'none'}"
-    )
-
-
-def _default_batch(graph: Graph) -> int:
-    dynamic = graph.per_item_tasks()
-    hints = [h for t in graph.tasks if t.id in dynamic and (h := t.batch_hint())]
-    return max(hints) if hints else DEFAULT_BATCH

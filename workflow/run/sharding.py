@@ -4,8 +4,10 @@ The ranks of one torchrun launch share nothing but the output folder: each works
 ``files[rank::world_size]`` and writes ``.parts/rank{N}.csv/.jsonl``, touches a heartbeat
 file while it works and writes ``rank{N}.done.json`` when it is finished. Rank 0 waits
 for every done marker of the same launch (a rank silent for ``WORKFLOW_DIST_TIMEOUT``
-seconds is an error), merges the parts into one ``results.csv`` sorted like a
-single-process run, and removes ``.parts``. No torch import: plain files only.
+seconds is an error) and merges the parts into one ``results.csv`` sorted like a
+single-process run; the run skeleton (:meth:`workflow.run.loop.Run.merge`) then writes the
+merged report.json and removes ``.parts``. This module holds the file protocol between the
+ranks, not a run of its own. No torch import: plain files only.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workflow.core.errors import WorkflowError
 from workflow.core.files import atomic_write_text, dump_json
-from workflow.run.results_files import jsonl_to_json, merge_results
+from workflow.run.results_files import merge_results
 
 PARTS_DIR = ".parts"
 TIMEOUT_ENV = "WORKFLOW_DIST_TIMEOUT"
@@ -116,13 +119,27 @@ def wait_for_ranks(
     return [reports[r] for r in range(world_size)]
 
 
-def merge_ranks(run, out: Path, world_size: int, source: dict[str, Any]) -> None:
-    """Rank 0: wait for every rank's part, merge them into results.csv/.jsonl/.json and one report.json.
+@dataclass
+class MergedRanks:
+    """Rank 0's view of a finished launch: the totals of every rank and the merged row count."""
 
-    ``run`` is the rank's :class:`workflow.run.loop.Run`; its report is updated with the totals of all ranks.
+    processed: int
+    failed: int
+    skipped: int
+    errors: list[dict[str, Any]]  # every rank's, sorted by path like a single-process run
+    times: dict[str, float]  # seconds per task, summed over the ranks
+    rows: int  # rows in the merged results.csv
+    ranks: list[dict[str, Any]]  # per rank: rank, processed, failed, skipped, elapsed_s
+
+
+def merge_ranks(out: Path, world_size: int) -> MergedRanks:
+    """Rank 0: wait for every rank's done marker, merge their parts into results.csv/.jsonl; the totals.
+
+    The parts stay (the caller removes them once report.json is written).
+
+    Raises:
+        WorkflowError: a rank failed or went silent (see :func:`wait_for_ranks`).
     """
-    import shutil
-
     parts = out / PARTS_DIR
     reports = wait_for_ranks(parts, world_size)
     rows = merge_results(
@@ -132,35 +149,23 @@ def merge_ranks(run, out: Path, world_size: int, source: dict[str, Any]) -> None
         ("path",),
         lambda key: tuple(key[0].split("/")),
     )
-    rep = run.report
-    rep.processed, rep.failed, rep.skipped = (
-        sum(r[k] for r in reports) for k in ("processed", "failed", "skipped")
-    )
-    rep.errors = sorted((e for r in reports for e in r["errors"]), key=lambda e: tuple(e["path"].split("/")))
     times: dict[str, float] = {}
     for r in reports:
         for task, seconds in r["times_s"].items():
             times[task] = times.get(task, 0.0) + seconds
-    rep.times = times
-    rep.elapsed = time.perf_counter() - run.start
-    rep.results_csv, rep.results_json, rep.report_json = (
-        out / "results.csv",
-        out / "results.json",
-        out / "report.json",
+    processed, failed, skipped = (sum(r[k] for r in reports) for k in ("processed", "failed", "skipped"))
+    return MergedRanks(
+        processed,
+        failed,
+        skipped,
+        sorted((e for r in reports for e in r["errors"]), key=lambda e: tuple(e["path"].split("/"))),
+        times,
+        rows,
+        [
+            {
+                "rank": r["source"]["rank"],
+                **{k: r[k] for k in ("processed", "failed", "skipped", "elapsed_s")},
+            }
+            for r in reports
+        ],
     )
-    jsonl_to_json(out / "results.jsonl", rep.results_json)
-    summary = run.summary_dict(
-        {**source, "rank": None},
-        {
-            "rows": rows,
-            "ranks": [
-                {
-                    "rank": r["source"]["rank"],
-                    **{k: r[k] for k in ("processed", "failed", "skipped", "elapsed_s")},
-                }
-                for r in reports
-            ],
-        },
-    )
-    atomic_write_text(rep.report_json, dump_json(summary))
-    shutil.rmtree(parts)
