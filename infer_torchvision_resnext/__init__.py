@@ -7,7 +7,8 @@ Layers, each importing only those below it (contracts in ``pyproject.toml``):
 - ``int8/`` (INT8 models), ``model_source`` (where the weights come from), ``roi`` (per-box planning);
 - ``backends/`` (protocol, torch, OpenVINO, choosing one) and ``checkpoint/`` (the file format training writes);
 - ``models`` (torchvision builders and weights), ``preprocess`` (resize + crop), ``disk_cache``
-  (where derived files live), ``params`` (the task's typed parameters);
+  (where derived files live, most recently used kept), ``params`` (the task's typed parameters, and the
+  :class:`ClassifierConfig` the task hands the classifier);
 - ``recipe``: the :class:`Preprocessing` record (imports nothing of this package).
 
 Importing the package does not import torch.

@@ -1,7 +1,7 @@
-"""A ResNeXt classifier built from the task's parameters: preprocessing, batching, backend, top-k.
+"""A ResNeXt classifier built from a typed configuration: preprocessing, batching, backend, top-k.
 
-:meth:`Classifier.from_params` resolves the weights (:mod:`.model_source`) and the
-runtime (:mod:`.backends`) and builds the backend. :meth:`Classifier.classify`
+:meth:`Classifier.from_config` (a :class:`~.params.ClassifierConfig`) resolves the weights
+(:mod:`.model_source`) and the runtime (:mod:`.backends`) and builds the backend. :meth:`Classifier.classify`
 crops and resizes images chunk by chunk while the backend runs the previous chunk
 (OpenVINO async requests), then turns logits into top-k
 :class:`~workflow.core.results.ClassificationResult`\\ s, per image and per box.
@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from infer_torchvision_resnext.preprocess import preprocess
 from infer_torchvision_resnext.recipe import Preprocessing
 from infer_torchvision_resnext.roi import Crop, crop_pixels, plan_crops
 from workflow.core.results import ClassificationResult, ClassScore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from infer_torchvision_resnext.params import ClassifierConfig
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +62,17 @@ class Classifier:
         self.top_k = top_k
 
     @classmethod
-    def from_params(
+    def from_config(
         cls,
-        params,
+        config: ClassifierConfig,
         model_path: str | os.PathLike | None = None,
         *,
         task_id: str = "infer_torchvision_resnext",
     ) -> Classifier:
-        """Resolve the weights and the runtime of ``params`` and build the backend (one INFO line).
+        """Resolve the weights and the runtime of ``config`` and build the backend (one INFO line).
 
         Args:
-            params: an ``InferResnextParams``.
+            config: the task's parameters, typed (``InferResnextParams.classifier_config()``).
             model_path: a checkpoint from the ``model`` port; overrides ``model_weight_file``.
             task_id: named in errors and the log line.
 
@@ -77,12 +81,12 @@ class Classifier:
                 another architecture than the checkpoint, a runtime this machine cannot give.
         """
         start = time.perf_counter()
-        source = resolve_source(params, model_path, task_id=task_id)
-        int8 = int8_entry(params, source, task_id=task_id)
+        source = resolve_source(config, model_path, task_id=task_id)
+        int8 = int8_entry(config, source, task_id=task_id)
         runtime = resolve_runtime(
-            params.device,
-            params.precision,
-            params.backend,
+            config.device,
+            config.precision,
+            config.backend,
             task_id=task_id,
             int8_model=str(int8.xml) if int8 else None,
             int8_agreement=int8.agreement if int8 else None,
@@ -93,7 +97,7 @@ class Classifier:
                 source.prep,
                 runtime,
                 cache_key=source.cache_key,
-                batch_size=params.batch_size,
+                batch_size=config.batch_size,
                 num_classes=len(source.class_names),
             )
         log.info(
@@ -107,7 +111,7 @@ class Classifier:
             runtime.precision,
             time.perf_counter() - start,
         )
-        return cls(source, runtime, backend, source_identity(params, model_path), params.top_k)
+        return cls(source, runtime, backend, source_identity(config, model_path), config.top_k)
 
     @property
     def class_names(self) -> list[str]:

@@ -1,6 +1,7 @@
 """Where a classifier's weights come from: a checkpoint (file or the ``model`` port) or torchvision's weights.
 
-:func:`resolve_source` reads the class file and the checkpoint (or makes sure the
+:func:`resolve_source` reads the class file and the checkpoint named by a
+:class:`~.params.ClassifierConfig` (or makes sure the
 pretrained weights are in the hub cache) and returns a :class:`ModelSource`: the
 architecture, class names, preprocessing and a factory building the torch model
 only when a backend needs it. Every failure here is the same for every image, so
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infer_torchvision_resnext.checkpoint.format import (
     CheckpointError,
@@ -33,6 +34,9 @@ from infer_torchvision_resnext.models import (
 )
 from infer_torchvision_resnext.recipe import Preprocessing
 from workflow.core.errors import ParamError, SetupError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from infer_torchvision_resnext.params import ClassifierConfig
 
 
 @dataclass
@@ -77,10 +81,12 @@ def file_identity(path: Path) -> str:
 
 
 def resolve_source(
-    params, model_path: str | os.PathLike | None = None, *, task_id: str = "infer_torchvision_resnext"
+    config: ClassifierConfig,
+    model_path: str | os.PathLike | None = None,
+    *,
+    task_id: str = "infer_torchvision_resnext",
 ) -> ModelSource:
-    """The model a task's parameters ask for; ``model_path`` (the ``model`` port) overrides
-    ``model_weight_file``.
+    """The model ``config`` asks for; ``model_path`` (the ``model`` port) overrides ``model_weight_file``.
 
     Pretrained weights are fetched into the hub cache here (one attempt), so an offline machine
     fails before any image is decoded.
@@ -90,29 +96,29 @@ def resolve_source(
             neither cached nor downloadable (:class:`WeightsUnavailableError`), model_name naming another
             architecture than the checkpoint's, weights that do not exist (:class:`ModelSetupError`).
     """
-    arch = resolve_arch(params.model_name)
+    arch = resolve_arch(config.model_name)
     class_names = None
-    if params.class_file:
+    if config.class_file:
         with blame(task_id, "parameter 'class_file'"):
-            class_names = read_class_file(params.class_file)
-    path = model_path or params.model_weight_file
-    check_dataset(params, model_path, task_id)
+            class_names = read_class_file(config.class_file)
+    path = model_path or config.model_weight_file
+    check_dataset(config, model_path, task_id)
     if path:
         where = "input 'model'" if model_path else "parameter 'model_weight_file'"
         with blame(task_id, where):
-            return _checkpoint_source(Path(path), params, arch, class_names, task_id, where)
+            return _checkpoint_source(Path(path), config, arch, class_names, task_id, where)
     with blame(task_id, "parameter 'pretrained_weights'"):
-        weights = resolve_weights(arch, params.pretrained_weights)
+        weights = resolve_weights(arch, config.pretrained_weights)
         ensure_weights_available(weights)
     names = list(weights.meta["categories"])
     if class_names is not None:
         if len(class_names) != len(names):
             raise CheckpointError(
-                f"task '{task_id}': parameter 'class_file': '{params.class_file}' has "
+                f"task '{task_id}': parameter 'class_file': '{config.class_file}' has "
                 f"{len(class_names)} names but the pretrained {arch} head has {len(names)} outputs"
             )
         names = class_names
-    prep = Preprocessing.from_weights(weights, params.input_size)
+    prep = Preprocessing.from_weights(weights, config.input_size)
     ident = file_identity(weights_cache_path(weights))
     return ModelSource(
         arch,
@@ -126,13 +132,15 @@ def resolve_source(
     )
 
 
-def _checkpoint_source(path: Path, params, arch: str, class_names, task_id: str, where: str) -> ModelSource:
+def _checkpoint_source(
+    path: Path, config: ClassifierConfig, arch: str, class_names, task_id: str, where: str
+) -> ModelSource:
     ckpt = load_checkpoint(path, arch=arch, class_names=class_names)
     manifest = ckpt.manifest
     resolve_checkpoint_arch(
-        manifest.arch, params.model_name, "model_name" in params.model_fields_set, task_id=task_id, path=path
+        manifest.arch, config.model_name, config.model_name_explicit, task_id=task_id, path=path
     )
-    input_size = params.input_size
+    input_size = config.input_size
     prep = manifest.preprocessing.with_crop_size(input_size) if input_size else manifest.preprocessing
     holder = [ckpt]  # the loaded file is used once, then reloaded only if a backend needs the model again
 
@@ -152,28 +160,28 @@ def _checkpoint_source(path: Path, params, arch: str, class_names, task_id: str,
     )
 
 
-def check_dataset(params, model_path, task_id: str) -> None:
+def check_dataset(config: ClassifierConfig, model_path, task_id: str) -> None:
     """Ikomia's ``dataset``: Custom needs weights of its own, ImageNet takes none.
 
     Raises:
         CheckpointError: Custom without a weight file or model input, ImageNet with a model input.
     """
-    if params.dataset == "Custom" and not (model_path or params.model_weight_file):
+    if config.dataset == "Custom" and not (model_path or config.model_weight_file):
         raise CheckpointError(
             f"task '{task_id}': parameter 'dataset': 'Custom' needs model_weight_file (and class_file "
             "for a plain state dict) or a model input; dataset 'ImageNet' uses the pretrained weights"
         )
-    if params.dataset == "ImageNet" and model_path:
+    if config.dataset == "ImageNet" and model_path:
         raise CheckpointError(
             f"task '{task_id}': parameter 'dataset': 'ImageNet' uses the pretrained weights, but the "
             f"model input holds '{model_path}': set dataset to Custom, or leave it out"
         )
 
 
-def source_identity(params, model_path=None) -> str:
+def source_identity(config: ClassifierConfig, model_path=None) -> str:
     """Cheap fingerprint of the weights and class files in use, to notice files rewritten between runs."""
     parts = []
-    for path in (model_path or params.model_weight_file, params.class_file):
+    for path in (model_path or config.model_weight_file, config.class_file):
         if path:
             try:
                 st = os.stat(

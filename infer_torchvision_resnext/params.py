@@ -1,29 +1,32 @@
-"""Parameters of the ``infer_torchvision_resnext`` task (Ikomia-compatible names, typed, strings accepted)."""
+"""Parameters of the ``infer_torchvision_resnext`` task (Ikomia-compatible names, typed, strings accepted), and
+the typed :class:`ClassifierConfig` the task hands its core (:meth:`InferResnextParams.classifier_config`).
+
+A parameter whose change rebuilds the model is declared ``Rebuilds[type]`` (``Annotated[type,
+REBUILDS_MODEL]``) and :data:`MODEL_PARAMS` is derived from those marks; ``batch_size`` only changes
+how batches are split, ``top_k`` and ``annotated_min_side`` only what is reported.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from workflow.core.params import TaskParams, path_field
 
-# Parameters whose change invalidates the loaded model (batch_size only changes how batches are split).
-MODEL_PARAMS = frozenset(
-    {
-        "model_name",
-        "input_size",
-        "pretrained_weights",
-        "model_weight_file",
-        "class_file",
-        "device",
-        "precision",
-        "backend",
-        "dataset",
-        "calibration_folder",
-    }
-)
+
+class _RebuildsModel:
+    """The mark of a parameter whose change rebuilds the model (``Annotated[type, REBUILDS_MODEL]``)."""
+
+    def __repr__(self) -> str:
+        return "REBUILDS_MODEL"
+
+
+REBUILDS_MODEL = _RebuildsModel()
+T = TypeVar("T")
+Rebuilds = Annotated[T, REBUILDS_MODEL]
 _CUDA_FLAGS = {
     "true": "cuda",
     "1": "cuda",
@@ -40,52 +43,52 @@ _FULL_NAMES = {"resnext50_32x4d": "resnext50", "resnext101_32x8d": "resnext101"}
 class InferResnextParams(TaskParams):
     """Model choice, weights, preprocessing size, runtime and output size of the classifier."""
 
-    model_name: Literal["resnext50", "resnext101", "resnext101_64x4d"] = Field(
+    model_name: Rebuilds[Literal["resnext50", "resnext101", "resnext101_64x4d"]] = Field(
         "resnext50",
         description="resnext50 (resnext50_32x4d), resnext101 (resnext101_32x8d) or resnext101_64x4d",
     )
-    input_size: int | None = Field(
+    input_size: Rebuilds[int | None] = Field(
         None,
         ge=16,
         le=2048,
         description="side of the centre crop the model sees; default: the weights' own (224) "
         "or the checkpoint's; the resize size follows the weights' ratio (e.g. 232/224)",
     )
-    pretrained_weights: Literal["DEFAULT", "IMAGENET1K_V1", "IMAGENET1K_V2"] = Field(
+    pretrained_weights: Rebuilds[Literal["DEFAULT", "IMAGENET1K_V1", "IMAGENET1K_V2"]] = Field(
         "DEFAULT",
         description="torchvision weights when no model_weight_file is given (V2 is not offered for resnext101_64x4d)",
     )
-    model_weight_file: str | None = path_field(
+    model_weight_file: Rebuilds[str | None] = path_field(
         None,
         validation_alias=AliasChoices("model_weight_file", "model_path"),
         description="checkpoint written by train_torchvision_resnext, "
         "or a plain torchvision state dict (with class_file)",
     )
-    class_file: str | None = path_field(
+    class_file: Rebuilds[str | None] = path_field(
         None, description="class names, one per line (overrides the checkpoint's)"
     )
     top_k: int = Field(5, ge=1, description="how many classes get_results() returns, best first")
-    device: Literal["auto", "cpu", "cuda"] = Field(
+    device: Rebuilds[Literal["auto", "cpu", "cuda"]] = Field(
         "auto",
         validation_alias=AliasChoices("device", "cuda"),
         description="auto: cuda when available, else cpu; Ikomia's cuda: true/false means device cuda/cpu",
     )
-    precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = Field(
+    precision: Rebuilds[Literal["auto", "fp32", "bf16", "fp16", "int8"]] = Field(
         "auto",
         description="auto: fp16 on CUDA; on the CPU bf16 with AMX/AVX512-BF16, else int8 where a calibrated "
         "INT8 model of these weights agrees with fp32 on >= 99% of top-1, else fp32; int8: OpenVINO + NNCF, needs "
         "the INT8 model training writes next to best.pt or a calibration_folder",
     )
-    calibration_folder: str | None = path_field(
+    calibration_folder: Rebuilds[str | None] = path_field(
         None,
         description="images like the ones to classify (a few hundred; up to 400 are used) to calibrate an INT8 "
         "model of these weights; cached by weights hash, preprocessing and images",
     )
-    backend: Literal["auto", "torch", "openvino"] = Field(
+    backend: Rebuilds[Literal["auto", "torch", "openvino"]] = Field(
         "auto", description="auto: OpenVINO on CPU when installed, else torch"
     )
     batch_size: int = Field(8, ge=1, le=1024, description="images per forward pass in folder/video runs")
-    dataset: Literal["ImageNet", "Custom"] | None = Field(
+    dataset: Rebuilds[Literal["ImageNet", "Custom"] | None] = Field(
         None,
         description="Ikomia's choice of weights: ImageNet (pretrained_weights) or Custom (model_weight_file + "
         "class_file, or the model input); empty: Custom when a weight file or model input is given",
@@ -97,6 +100,24 @@ class InferResnextParams(TaskParams):
         description="enlarge the annotated image (whole factor, nearest neighbour) until its shorter "
         "side reaches this, so labels stay readable on thumbnails; 0 keeps the input size",
     )
+
+    def classifier_config(self) -> ClassifierConfig:
+        """These parameters as the classifier's typed configuration."""
+        return ClassifierConfig(
+            model_name=self.model_name,
+            model_name_explicit="model_name" in self.model_fields_set,
+            input_size=self.input_size,
+            pretrained_weights=self.pretrained_weights,
+            model_weight_file=self.model_weight_file,
+            class_file=self.class_file,
+            device=self.device,
+            precision=self.precision,
+            backend=self.backend,
+            dataset=self.dataset,
+            calibration_folder=self.calibration_folder,
+            batch_size=self.batch_size,
+            top_k=self.top_k,
+        )
 
     @field_validator("model_name", mode="before")
     @classmethod
@@ -147,3 +168,29 @@ class InferResnextParams(TaskParams):
     @classmethod
     def _path_to_str(cls, value):
         return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+MODEL_PARAMS = frozenset(
+    name for name, info in InferResnextParams.model_fields.items() if REBUILDS_MODEL in info.metadata
+)
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """What the classifier reads of the task's parameters, validated and typed (see :class:`InferResnextParams`
+    for each field's meaning); ``model_name_explicit``: the user set ``model_name``, so a checkpoint of another
+    architecture is an error rather than followed."""
+
+    model_name: str
+    model_name_explicit: bool
+    input_size: int | None
+    pretrained_weights: str
+    model_weight_file: str | None
+    class_file: str | None
+    device: str
+    precision: str
+    backend: str
+    dataset: str | None
+    calibration_folder: str | None
+    batch_size: int
+    top_k: int

@@ -64,9 +64,10 @@ class InferTorchvisionResnext(Task):
     def load_model(self, model_path=None) -> Classifier:
         """The classifier for the current parameters and ``model_path``, reused while its files are
         unchanged."""
-        if self._classifier is None or self._classifier.identity != source_identity(self.params, model_path):
+        config = self.params.classifier_config()
+        if self._classifier is None or self._classifier.identity != source_identity(config, model_path):
             self._classifier = None
-            self._classifier = Classifier.from_params(self.params, model_path, task_id=self.id)
+            self._classifier = Classifier.from_config(config, model_path, task_id=self.id)
         return self._classifier
 
     class_names = property(

@@ -139,3 +139,11 @@ def test_neither_plugin_reads_cpu_flags_itself():
             assert "/proc/cpuinfo" not in text and "amx_bf16" not in text, (
                 f"{module}: decides the CPU class itself"
             )
+
+
+def test_the_engine_holds_no_plugin_policy():
+    """CPU facts live in the engine; the INT8 rule and OpenVINO's settings live in the inference plugin."""
+    root = Path(__file__).resolve().parents[1] / "workflow"
+    for module in root.rglob("*.py"):
+        text = module.read_text(encoding="utf-8").lower()
+        assert "openvino" not in text and "int8_min_agreement" not in text, f"{module}: plugin policy"

@@ -42,7 +42,7 @@ def quantize_checkpoint(
     """Write ``best.int8/`` next to ``best_path``; return what metrics.json records under ``int8``."""
     from infer_torchvision_resnext.backends.openvino_backend import compile_for_check, fp32_model
     from infer_torchvision_resnext.checkpoint.format import build_model, load_checkpoint
-    from infer_torchvision_resnext.int8.cache import calibration_id, file_sha256, sidecar_folder, write_entry
+    from infer_torchvision_resnext.int8.cache import calibration_id, save_int8, sidecar_folder
     from infer_torchvision_resnext.int8.calibration import load_crops
     from infer_torchvision_resnext.int8.quantize import (
         MAX_CALIBRATION,
@@ -64,14 +64,16 @@ def quantize_checkpoint(
         [y for _, y in val],
     )
     folder = sidecar_folder(best_path)
-    meta = {
-        "weights_sha256": file_sha256(best_path),
-        "preprocessing": prep.to_dict(),
-        "calibration_id": "train:" + calibration_id(cal),
-        "calibration": {"images": len(cal), "from": "training set"},
-        "check": {**check.to_dict(), "on": "validation images"},
-    }
-    write_entry(folder, quantized, meta)
+    save_int8(
+        folder,
+        quantized,
+        weights=best_path,
+        prep=prep,
+        calibration_id="train:" + calibration_id(cal),
+        calibration={"images": len(cal), "from": "training set"},
+        check=check,
+        checked_on="validation images",
+    )
     return {
         "model": folder.name,
         "calibration_images": len(cal),

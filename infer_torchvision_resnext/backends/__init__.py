@@ -5,7 +5,7 @@
 - ``_openvino_config``: CPU plugin properties every OpenVINO compile uses;
 - ``_openvino_modes``: which performance hint serves a call, and its compiled model;
 - ``openvino_backend``: OpenVINO on CPU (uint8 NHWC in, mean/std in the graph, cached conversion);
-- ``choice``: which backend runs a model, and building it.
+- ``choice``: which backend and precision run a model (this plugin's INT8 rule for ``auto``), and building it.
 """
 
 from __future__ import annotations

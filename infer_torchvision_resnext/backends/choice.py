@@ -1,15 +1,18 @@
-"""Which backend runs a model, and building it.
+"""Which backend and precision run a model, and building it.
 
 :func:`resolve_runtime` turns the task's ``device`` / ``precision`` / ``backend``
-parameters into a :class:`.backend.Runtime`. Device and precision come from
+parameters into a :class:`workflow.core.runtime.Runtime`. Device and precision come from
 :func:`workflow.core.runtime.resolve_runtime`, the one decision shared with training
-(``precision: auto`` is fp16 on CUDA, bf16 on a CPU with AMX/AVX512-BF16, else
-fp32); this module only adds the backend: OpenVINO on the CPU when installed,
-else torch. :func:`create_backend` builds the chosen one.
+(``precision: auto`` is fp16 on CUDA, bf16 on a CPU with AMX/AVX512-BF16, else fp32); this
+module adds this plugin's policy: INT8 as a candidate for ``auto`` (taken on a CPU without
+native bf16 when the calibrated INT8 model agrees with fp32 on >= 99% of top-1, see
+:func:`int8_candidate`), and the backend: OpenVINO on the CPU when installed, else torch.
+:func:`create_backend` builds the chosen one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import logging
@@ -17,11 +20,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from infer_torchvision_resnext.backends.openvino_backend import OpenVINOBackend
-from infer_torchvision_resnext.backends.protocol import Backend, Runtime
+from infer_torchvision_resnext.backends.protocol import Backend
 from infer_torchvision_resnext.backends.torch_backend import TorchBackend
 from infer_torchvision_resnext.models import ModelSetupError
 from workflow.core import runtime as shared_runtime
 from workflow.core.errors import ParamError
+from workflow.core.runtime import PrecisionCandidate, Runtime
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -29,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from infer_torchvision_resnext.recipe import Preprocessing
 
 log = logging.getLogger(__name__)
+INT8_MIN_AGREEMENT = 0.99  # top-1 agreement with fp32 a calibrated INT8 model needs for ``precision: auto``
 
 
 def openvino_available() -> bool:
@@ -43,6 +48,19 @@ def _warn_no_openvino() -> None:
         "openvino is not installed: backend 'auto' uses torch on the CPU "
         "(pip install 'cv-workflow[openvino]' for ~2-3x the speed)"
     )
+
+
+def int8_candidate(int8_model: str | None, agreement: float | None) -> PrecisionCandidate:
+    """INT8 as ``precision: auto`` sees it: accepted when the calibrated model of these weights agrees with fp32
+    on >= ``INT8_MIN_AGREEMENT`` of top-1 (its recorded agreement; None: none recorded or no model)."""
+    none = "no calibrated INT8 model of these weights exists"
+    if agreement is None:
+        return PrecisionCandidate("int8", False, none, int8_model)
+    share = f"{100 * agreement:.1f}%"
+    said, gate = "the calibrated INT8 model of these weights agrees with fp32 on", f"{INT8_MIN_AGREEMENT:.0%}"
+    if agreement >= INT8_MIN_AGREEMENT:
+        return PrecisionCandidate("int8", True, f"{said} {share} of top-1 (>= {gate})", int8_model)
+    return PrecisionCandidate("int8", False, f"{said} only {share} of top-1 (< {gate})", int8_model)
 
 
 def resolve_runtime(
@@ -61,12 +79,13 @@ def resolve_runtime(
         precision: ``auto``, ``fp32``, ``bf16``, ``fp16`` or ``int8``.
         backend: ``auto``, ``torch`` or ``openvino``.
         task_id: named in errors.
-        int8_model: a calibrated INT8 model of the weights (:mod:`.int8_select`); None: int8 is not possible.
-        int8_agreement: its recorded top-1 agreement with fp32, which ``auto`` weighs.
+        int8_model: a calibrated INT8 model of the weights (:mod:`..int8.select`); None: int8 is not possible.
+        int8_agreement: its recorded top-1 agreement with fp32, which ``auto`` weighs (:func:`int8_candidate`).
 
     Raises:
         ModelSetupError: cuda requested without a GPU, openvino requested but missing or with cuda,
-            fp16 on the torch CPU path (a :class:`ParamError` and a :class:`SetupError`).
+            int8 where it cannot run, fp16 on the torch CPU path (a :class:`ParamError` and a
+            :class:`SetupError`).
     """
     who = f"task '{task_id}': " if task_id else ""
     if backend == "openvino":
@@ -80,14 +99,20 @@ def resolve_runtime(
                 f"{who}parameter 'backend' is 'openvino' but the openvino package is not installed "
                 f"(pip install 'cv-workflow[openvino]'); use backend 'auto' or 'torch'"
             )
+    runs_int8 = int8_model is not None and backend != "torch"
+    if precision == "int8" and (not runs_int8 or device == "cuda"):
+        raise ModelSetupError(
+            f"{who}parameter 'precision' is 'int8', which runs on the CPU with the OpenVINO backend only; "
+            f"use 'auto', 'fp32' or 'bf16' here"
+        )
+    int8 = int8_candidate(int8_model, int8_agreement) if runs_int8 else int8_candidate(None, None)
     try:
         chosen = shared_runtime.resolve_runtime(
             device,
             precision,
             task_id=task_id,
             cpu_only=backend == "openvino" or precision == "int8",
-            int8=int8_model is not None and backend != "torch",
-            int8_agreement=int8_agreement,
+            candidates=(int8,),
         )
     except ParamError as exc:
         raise ModelSetupError(str(exc)) from None
@@ -100,9 +125,7 @@ def resolve_runtime(
             f"{who}parameter 'precision' is 'fp16', which the torch CPU path does not support; "
             f"use 'bf16', 'fp32' or backend 'openvino'"
         )
-    return Runtime(
-        backend, chosen.device, chosen.precision, int8_model if chosen.precision == "int8" else None
-    )
+    return dataclasses.replace(chosen, backend=backend)
 
 
 def create_backend(
@@ -132,4 +155,12 @@ def create_backend(
     return TorchBackend(model_factory(), prep, runtime, batch_size=batch_size)
 
 
-__all__ = ["Backend", "Runtime", "openvino_available", "resolve_runtime", "create_backend"]
+__all__ = [
+    "INT8_MIN_AGREEMENT",
+    "Backend",
+    "Runtime",
+    "create_backend",
+    "int8_candidate",
+    "openvino_available",
+    "resolve_runtime",
+]

@@ -27,7 +27,7 @@ import numpy as np
 from infer_torchvision_resnext.backends._openvino_config import extra_config
 from infer_torchvision_resnext.backends._openvino_modes import Modes
 from infer_torchvision_resnext.backends.protocol import Runtime
-from infer_torchvision_resnext.disk_cache import cache_root
+from infer_torchvision_resnext.disk_cache import cache_root, prune, touch
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -105,7 +105,7 @@ def _load_or_convert(
         try:
             ov_model = core.read_model(str(xml))
             stats["ir_loads"] += 1
-            _touch(folder)
+            touch(folder)
             return ov_model
         except Exception as exc:  # a damaged cache entry is rebuilt, and said so
             log.warning("openvino cache entry %s unreadable (%s): converting again", folder, exc)
@@ -116,33 +116,13 @@ def _load_or_convert(
         ov.save_model(ov_model, str(tmp / "model.xml"), compress_to_fp16=False)
         if not folder.exists():
             os.replace(tmp, folder)  # atomic: readers see a complete entry or none
-            _prune(folder.parent, keep=CACHE_ENTRIES)
+            prune(folder.parent, CACHE_ENTRIES, what="openvino cache")
     except OSError as exc:
         if not xml.is_file():  # losing a race to another process is fine; anything else is worth a line
             log.warning("openvino cache not written to %s: %s", folder, exc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ov_model
-
-
-def _touch(folder: Path) -> None:
-    """Mark a cache entry as just used (a read-only cache simply keeps its order)."""
-    try:
-        os.utime(folder)
-    except OSError:
-        pass
-
-
-def _prune(root: Path, keep: int) -> None:
-    """Delete all but the ``keep`` most recently used converted models (each is ~100-350 MB)."""
-    entries = sorted(
-        (p for p in root.iterdir() if p.is_dir() and ".tmp-" not in p.name),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    for old in entries[keep:]:
-        shutil.rmtree(old, ignore_errors=True)
-        log.info("openvino cache: removed least recently used %s", old.name)
 
 
 def compiled_model(
@@ -197,16 +177,14 @@ def clear_memory_cache() -> None:
 
 class OpenVINOBackend:
     """Runs a compiled model with an ``AsyncInferQueue`` so the caller can prepare the next chunk meanwhile;
-    implements :class:`.backend.Backend`. Each call runs on the hint that fits its size
-    (:mod:`.openvino_modes`):
-    one crop on a LATENCY-compiled model, more on THROUGHPUT with every request busy.
+    implements :class:`.protocol.Backend`. Each call runs on the hint that fits its size
+    (:mod:`._openvino_modes`): one crop on a LATENCY-compiled model, more on THROUGHPUT with every request busy.
 
     Args:
         model_factory: zero-argument callable building the torch classifier (called only on a cache miss).
         prep: crop size and mean/std baked into the graph.
         runtime: resolved precision (``fp32``/``bf16``/``fp16`` -> the CPU's inference precision hint;
-        ``int8``:
-            the calibrated model ``runtime.int8_model``).
+            ``int8``: the calibrated model ``runtime.model_file``).
         cache_key: identity of the weights (file + size + mtime, or torchvision weights name); None: no cache.
         batch_size: images per task batch, split over parallel requests (the hint for it is compiled at once).
         num_classes: head size (part of the cache key).
@@ -230,7 +208,7 @@ class OpenVINOBackend:
 
         def compile_for(hint: str):
             if runtime.precision == "int8":
-                return compiled_int8(Path(runtime.int8_model), hint)
+                return compiled_int8(Path(runtime.model_file), hint)
             return compiled_model(model_factory, prep, runtime.precision, num_classes, cache_key, hint)
 
         self.modes = Modes(compile_for, self._on_done, extra_config().get("PERFORMANCE_HINT"))

@@ -1,30 +1,20 @@
-"""What every inference backend offers (:class:`Backend`) and the choice it runs with (:class:`Runtime`).
+"""What every inference backend offers (:class:`Backend`) and the choice it runs with (:class:`Runtime`, the
+engine's :class:`workflow.core.runtime.Runtime`: backend, device, precision and the INT8 model file).
 
 Backends take uint8 NHWC batches of preprocessed crops (mean/std are applied by
 the backend, on its device or inside its graph) and return float32 logits.
 This module holds no implementation: :mod:`.torch_backend` and
-:mod:`.openvino_backend` implement the protocol, :mod:`.backends` picks one.
+:mod:`.openvino_backend` implement the protocol, :mod:`.choice` picks one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Runtime:
-    """Concrete execution choices: ``backend`` torch/openvino, ``device`` cpu/cuda, ``precision``
-    fp32/bf16/fp16/int8
-    (``int8_model``: the INT8 OpenVINO model file that precision int8 runs)."""
-
-    backend: str
-    device: str
-    precision: str
-    int8_model: str | None = None
+from workflow.core.runtime import Runtime
 
 
 @runtime_checkable

@@ -32,7 +32,7 @@ def fuse_for_inference(model: torch.nn.Module) -> torch.nn.Module:
 
 
 class TorchBackend:
-    """Eager torch inference of a classifier (any head size); implements :class:`.backend.Backend`.
+    """Eager torch inference of a classifier (any head size); implements :class:`.protocol.Backend`.
 
     Args:
         model: the classifier.

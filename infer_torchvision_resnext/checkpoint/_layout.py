@@ -20,8 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infer_torchvision_resnext.checkpoint._checks import (
+    MAX_CLASSES,
+    CheckpointError,
+    check_class_count,
+    check_manifest,
+    ddp_prefix,
+    find_state_dict,
+    head_size,
+)
 from infer_torchvision_resnext.checkpoint._shapes import expected_shapes
-from workflow.core.errors import SetupError
 from workflow.core.limits import excerpt
 
 MAX_PICKLE_BYTES = 64 << 20  # data.pkl of a checkpoint with a 100,000-class manifest is a few MB
@@ -126,9 +134,7 @@ class _Unpickler(pickle.Unpickler):
         return decl
 
 
-def read_layout(
-    path: Path, error: type[SetupError]
-) -> tuple[Any, dict[str, int], dict[str, StorageDecl]] | None:
+def read_layout(path: Path) -> tuple[Any, dict[str, int], dict[str, StorageDecl]] | None:
     """The object tree of ``path``'s ``data.pkl`` (tensors as :class:`TensorDecl`), the sizes of its storage
     entries and every storage it declares; None when its pickle uses something this reader does not know and
     fails (``torch.load`` then refuses it with its own message). Storages larger than their entry are refused."""
@@ -141,7 +147,7 @@ def read_layout(
             return None
         prefix = pkl.filename.rsplit("/", 1)[0] + "/data/"
         if pkl.file_size > MAX_PICKLE_BYTES:
-            raise error(
+            raise CheckpointError(
                 f"checkpoint '{path}': its object tree (data.pkl) declares {pkl.file_size} bytes "
                 f"(limit {MAX_PICKLE_BYTES})"
             )
@@ -153,13 +159,13 @@ def read_layout(
     except Exception as exc:  # a damaged pickle: torch.load would fail the same way
         if unpickler.unknown:
             return None  # e.g. pickle code: torch.load refuses it with its own message
-        raise error(
+        raise CheckpointError(
             f"checkpoint '{path}' is truncated or not a torch file "
             f"({type(exc).__name__}: {excerpt(str(exc), 120)})"
         ) from None
     for s in unpickler.storages.values():
         if s.key not in entries or s.numel < 0 or s.numel * s.itemsize > entries[s.key]:
-            raise error(
+            raise CheckpointError(
                 f"checkpoint '{path}': storage {excerpt(s.key, 40)} declares {s.numel * s.itemsize} bytes "
                 f"but its archive entry holds {entries.get(s.key, 0)}"
             )
@@ -182,12 +188,12 @@ def tensors(tree: Any, prefix: str = "") -> Iterator[tuple[str, TensorDecl]]:
             stack.extend((f"{key}.{k}" if key else str(k), v) for k, v in reversed(list(items)))
 
 
-def check_storages(path: Path, tree: Any, error: type[SetupError]) -> None:
+def check_storages(path: Path, tree: Any) -> None:
     """Every tensor fits in its storage."""
     for key, t in tensors(tree):
         s = t.storage
         if any(n < 0 for n in t.shape) or len(t.shape) != len(t.stride) or t.span() > s.numel:
-            raise error(
+            raise CheckpointError(
                 f"checkpoint '{path}': tensor {excerpt(key, 80)} of shape {excerpt(t.shape, 60)} "
                 f"does not fit its storage of {s.numel} elements"
             )
@@ -199,7 +205,6 @@ def check_against_arch(
     storages: dict[str, StorageDecl],
     arch: str,
     num_classes: int,
-    error: type[SetupError],
     strip: str = "",
 ) -> None:
     """The declared state dict holds only keys of ``arch`` with their shapes (a mismatch is refused naming the
@@ -230,14 +235,14 @@ def check_against_arch(
             )
             if p
         )
-        raise error(
+        raise CheckpointError(
             f"checkpoint '{path}' does not fit architecture {arch}: {detail} (for {num_classes} classes)"
         )
     weights = sum(4 * _numel(shape) for shape in expected.values())
     own = {v.storage.key for v in state_dict.values() if isinstance(v, TensorDecl)}
     other = sum(s.numel * s.itemsize for k, s in storages.items() if k not in own)
     if other > OTHER_TENSORS_FACTOR * weights + OTHER_TENSORS_SLACK:
-        raise error(
+        raise CheckpointError(
             f"checkpoint '{path}': tensors besides the state_dict declare {other} bytes, more than "
             f"{OTHER_TENSORS_FACTOR} times the {weights} bytes of {arch}'s weights"
         )
@@ -250,57 +255,40 @@ def _numel(shape: tuple[int, ...]) -> int:
     return n
 
 
-def precheck(
-    path: Path, format_tag: str, max_version: int, arch: str | None, error: type[SetupError]
-) -> None:
+def precheck(path: Path, format_tag: str, max_version: int, arch: str | None) -> None:
     """Check what ``path`` declares before ``torch.load``: storages against the archive's entries, the state
-    dict
-    against its architecture (the manifest's ``arch`` and class count, or ``arch`` for a plain state dict)."""
-    from infer_torchvision_resnext.checkpoint._checks import MAX_CLASSES, check_manifest
+    dict against its architecture (the manifest's ``arch`` and class count, or ``arch`` for a plain state dict).
+
+    Raises:
+        CheckpointError: the first declaration that does not fit, naming the file and the key.
+    """
     from infer_torchvision_resnext.models import ARCHS, resolve_arch
 
-    layout = read_layout(path, error)
+    layout = read_layout(path)
     if layout is None:
         return
     tree, _entries, storages = layout
-    check_storages(path, tree, error)
+    check_storages(path, tree)
     if isinstance(tree, dict) and tree.get("format") == format_tag:
         if not isinstance(tree.get("manifest"), dict) or not isinstance(tree.get("state_dict"), dict):
             return  # load_checkpoint names the missing field
-        check_manifest(tree["manifest"], path, set(ARCHS), error)
+        check_manifest(tree["manifest"], path, set(ARCHS))
         if tree["manifest"]["format_version"] > max_version:
             return  # load_checkpoint refuses it naming the versions
         arch, classes = tree["manifest"]["arch"], len(tree["manifest"]["class_names"])
         sd = tree["state_dict"]
-        head = sd.get("fc.weight", sd.get("module.fc.weight"))
-        if isinstance(head, TensorDecl) and len(head.shape) == 2 and head.shape[0] != classes:
-            raise error(
-                f"checkpoint '{path}': {classes} class names given but the model head (fc) "
-                f"has {head.shape[0]} outputs"
-            )
-        strip = "module." if sd and all(isinstance(k, str) and k.startswith("module.") for k in sd) else ""
-        check_against_arch(path, sd, storages, resolve_arch(arch), classes, error, strip)
+        check_class_count(path, sd, classes)
+        check_against_arch(path, sd, storages, resolve_arch(arch), classes, ddp_prefix(sd))
         return
-    for key in (None, "state_dict", "model"):
-        sd = tree if key is None else tree.get(key) if isinstance(tree, dict) else None
-        if isinstance(sd, dict) and "fc.weight" in sd or isinstance(sd, dict) and "module.fc.weight" in sd:
-            break
-    else:
+    sd = find_state_dict(tree)
+    if sd is None:
         return  # not a state dict: load_checkpoint says so
-    head = sd.get("fc.weight", sd.get("module.fc.weight"))
-    if arch is None or not isinstance(head, TensorDecl) or len(head.shape) != 2:
+    classes = head_size(sd)
+    if arch is None or classes is None:
         return
-    if not 0 < head.shape[0] <= MAX_CLASSES:
-        raise error(
-            f"checkpoint '{path}': state_dict key 'fc.weight' declares {head.shape[0]} classes "
+    if not 0 < classes <= MAX_CLASSES:
+        raise CheckpointError(
+            f"checkpoint '{path}': state_dict key 'fc.weight' declares {classes} classes "
             f"(1 to {MAX_CLASSES} allowed)"
         )
-    check_against_arch(
-        path,
-        sd,
-        storages,
-        resolve_arch(arch),
-        head.shape[0],
-        error,
-        strip="module." if "module.fc.weight" in sd else "",
-    )
+    check_against_arch(path, sd, storages, resolve_arch(arch), classes, ddp_prefix(sd))

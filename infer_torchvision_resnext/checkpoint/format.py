@@ -19,7 +19,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infer_torchvision_resnext.checkpoint._checks import check_archive, check_manifest, check_state_dict
+from infer_torchvision_resnext.checkpoint._checks import (
+    CheckpointError,
+    check_archive,
+    check_class_count,
+    check_manifest,
+    check_state_dict,
+    ddp_prefix,
+    find_state_dict,
+    head_size,
+)
 from infer_torchvision_resnext.checkpoint._layout import precheck
 from infer_torchvision_resnext.models import (
     ARCHS,
@@ -41,10 +50,6 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 FORMAT_TAG = "workflow-resnext-checkpoint"
 MAX_CLASS_FILE_BYTES = 16 << 20
-
-
-class CheckpointError(SetupError):
-    """A checkpoint or class file cannot be used; the message names the file."""
 
 
 @dataclass
@@ -88,9 +93,8 @@ class Checkpoint:
 
 def _strip_module_prefix(state_dict: dict[str, Any]) -> dict[str, Any]:
     """Drop the ``module.`` prefix DDP / DataParallel put on every key."""
-    if state_dict and all(k.startswith("module.") for k in state_dict):
-        return {k[len("module.") :]: v for k, v in state_dict.items()}
-    return dict(state_dict)
+    prefix = ddp_prefix(state_dict)
+    return {k[len(prefix) :]: v for k, v in state_dict.items()} if prefix else dict(state_dict)
 
 
 def save_checkpoint(
@@ -188,11 +192,10 @@ def _torch_load(path: Path, map_location, arch: str | None = None) -> Any:
             if not path.exists()
             else f"checkpoint '{path}' is not a file"
         )
-    check_archive(path, CheckpointError)  # declared sizes before torch.load allocates them
+    check_archive(path)  # declared sizes before torch.load allocates them
     if zipfile.is_zipfile(path):
-        precheck(
-            path, FORMAT_TAG, FORMAT_VERSION, arch, CheckpointError
-        )  # tensors against the architecture, nothing allocated
+        # tensors against the architecture, nothing allocated
+        precheck(path, FORMAT_TAG, FORMAT_VERSION, arch)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -209,38 +212,6 @@ def _torch_load(path: Path, map_location, arch: str | None = None) -> Any:
             f"checkpoint '{path}' is truncated or not a torch file "
             f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
         ) from None
-
-
-def _head_size(state_dict: dict[str, Any]) -> int | None:
-    w = state_dict.get("fc.weight")
-    return int(w.shape[0]) if w is not None and getattr(w, "ndim", 0) == 2 else None
-
-
-def _check_class_count(path: Path, state_dict: dict[str, Any], class_names: list[str]) -> None:
-    n_head = _head_size(state_dict)
-    if n_head is not None and n_head != len(class_names):
-        raise CheckpointError(
-            f"checkpoint '{path}': {len(class_names)} class names given but the model head (fc) "
-            f"has {n_head} outputs"
-        )
-
-
-def _plain_state_dict(obj: Any) -> dict[str, Any] | None:
-    """The state dict inside a plain torchvision-style file (bare, or under 'state_dict'/'model'), else
-    None."""
-    for candidate in (
-        obj,
-        obj.get("state_dict") if isinstance(obj, dict) else None,
-        obj.get("model") if isinstance(obj, dict) else None,
-    ):
-        if (
-            isinstance(candidate, dict)
-            and candidate
-            and all(isinstance(k, str) for k in candidate)
-            and "fc.weight" in candidate
-        ):
-            return _strip_module_prefix(candidate)
-    return None
 
 
 def load_checkpoint(
@@ -270,7 +241,7 @@ def load_checkpoint(
     if isinstance(obj, dict) and obj.get("format") == FORMAT_TAG:
         if not isinstance(obj.get("manifest"), dict):
             raise CheckpointError(f"checkpoint '{path}' has no manifest")
-        check_manifest(obj["manifest"], path, set(ARCHS), CheckpointError)  # shape and sizes before any use
+        check_manifest(obj["manifest"], path, set(ARCHS))  # shape and sizes before any use
         try:
             manifest = Manifest.from_dict(obj["manifest"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -285,17 +256,18 @@ def load_checkpoint(
         state_dict = obj.get("state_dict")
         if not isinstance(state_dict, dict):
             raise CheckpointError(f"checkpoint '{path}' has no state_dict")
-        check_state_dict(state_dict, path, CheckpointError)
+        check_state_dict(state_dict, path)
         if not isinstance(obj.get("extra") or {}, dict):
             raise CheckpointError(f"checkpoint '{path}': field 'extra' must be a mapping")
         if class_names is not None:
             manifest.class_names = list(class_names)
-        _check_class_count(path, state_dict, manifest.class_names)
+        check_class_count(path, state_dict, len(manifest.class_names))
         return Checkpoint(state_dict, manifest, dict(obj.get("extra") or {}), path)
-    state_dict = _plain_state_dict(obj)
+    state_dict = find_state_dict(obj)
     if state_dict is None:
         raise CheckpointError(f"checkpoint '{path}' has no manifest and is not a plain ResNeXt state dict")
-    check_state_dict(state_dict, path, CheckpointError)
+    check_state_dict(state_dict, path)
+    state_dict = _strip_module_prefix(state_dict)
     if arch is None:
         raise CheckpointError(
             f"checkpoint '{path}' is a plain state dict without a manifest: give its architecture "
@@ -303,13 +275,13 @@ def load_checkpoint(
         )
     arch = resolve_arch(arch)
     if class_names is None:
-        if _head_size(state_dict) != 1000:
+        if head_size(state_dict) != 1000:
             raise CheckpointError(
-                f"checkpoint '{path}' is a plain state dict with {_head_size(state_dict)} outputs: "
+                f"checkpoint '{path}' is a plain state dict with {head_size(state_dict)} outputs: "
                 f"give a class file (one name per line)"
             )
         class_names = imagenet_categories(arch)
-    _check_class_count(path, state_dict, list(class_names))
+    check_class_count(path, state_dict, len(class_names))
     prep = preprocessing or Preprocessing.from_weights(
         _weights_named_like(path, arch) or resolve_weights(arch)
     )

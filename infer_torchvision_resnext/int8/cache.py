@@ -7,7 +7,8 @@ Two places hold the same kind of entry (a folder with ``model.xml``/``model.bin`
   ``calibration_folder`` (the ``CACHE_ENTRIES`` most recently used are kept).
 
 ``int8.json`` records what the entry was built from and its measured top-1 agreement with fp32, which
-``precision: auto`` reads (see :func:`workflow.core.runtime.resolve_runtime`).
+``precision: auto`` weighs (:func:`..backends.choice.int8_candidate`). :func:`save_int8` is its one
+writer, for both places.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infer_torchvision_resnext.backends.openvino_backend import cache_root
+from infer_torchvision_resnext import disk_cache
+
+if TYPE_CHECKING:  # pragma: no cover
+    from infer_torchvision_resnext.int8.quantize import Agreement
+    from infer_torchvision_resnext.recipe import Preprocessing
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +40,8 @@ _HASHES: dict[str, str] = {}
 
 
 def int8_root() -> Path:
-    """``<cache root>/int8`` (the cache root is the OpenVINO backend's: ``$WORKFLOW_CACHE_DIR`` or
-    ~/.cache/cv-workflow)."""
-    return cache_root() / "int8"
+    """``<cache root>/int8`` (:func:`..disk_cache.cache_root`: ``$WORKFLOW_CACHE_DIR`` or ~/.cache/cv-workflow)."""
+    return disk_cache.cache_root() / "int8"
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -123,11 +127,39 @@ def read_entry(folder: Path) -> Int8Entry | None:
     return Int8Entry(folder, meta)
 
 
-def write_entry(folder: Path, ov_model, meta: dict[str, Any]) -> Int8Entry:
-    """Save ``ov_model`` and its record into ``folder`` atomically (a reader sees all of it or nothing)."""
+def save_int8(
+    folder: Path,
+    ov_model,
+    *,
+    weights: str | os.PathLike,
+    prep: Preprocessing,
+    calibration_id: str,
+    calibration: dict[str, Any],
+    check: Agreement,
+    checked_on: str,
+) -> Int8Entry:
+    """Save an INT8 model and its ``int8.json`` into ``folder`` atomically (a reader sees all of it or nothing).
+
+    Args:
+        folder: the entry (a checkpoint's sidecar or a :func:`cache_folder`); an entry there is replaced whole.
+        ov_model: the quantized ``openvino.Model``.
+        weights: the weights file it was quantized from (its SHA-256 is recorded).
+        prep: the preprocessing its inputs were made with.
+        calibration_id: identity of the calibration images (part of what a cache lookup matches).
+        calibration: where those images came from, in words and counts.
+        check: its top-1 agreement with fp32 (and accuracies when labels were known).
+        checked_on: which images the check ran on.
+    """
     import openvino as ov
 
-    meta = {"format": FORMAT, **meta}
+    meta = {
+        "format": FORMAT,
+        "weights_sha256": file_sha256(weights),
+        "preprocessing": prep.to_dict(),
+        "calibration_id": calibration_id,
+        "calibration": dict(calibration),
+        "check": {**check.to_dict(), "on": checked_on},
+    }
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     try:
@@ -162,9 +194,7 @@ def find_entry(
     folders = [sidecar_folder(checkpoint)] if checkpoint else []
     root = int8_root() / weights_sha256[:32]
     if root.is_dir():
-        folders += sorted(
-            p for p in root.iterdir() if p.is_dir() and ".tmp-" not in p.name and ".old-" not in p.name
-        )
+        folders += sorted(filter(disk_cache.is_entry, root.iterdir()))
     found = [
         e for e in map(read_entry, folders) if e and e.matches(weights_sha256, preprocessing, calibration)
     ]
@@ -172,26 +202,10 @@ def find_entry(
         return None
     best = max(found, key=lambda e: -1.0 if e.agreement is None else e.agreement)
     if best.folder.parent == root:
-        _touch(best.folder)
+        disk_cache.touch(best.folder)
     return best
 
 
 def prune(keep: int = CACHE_ENTRIES) -> None:
     """Delete all but the ``keep`` most recently used cache entries (sidecars are never touched)."""
-    root = int8_root()
-    if not root.is_dir():
-        return
-    entries = [
-        p for d in root.iterdir() if d.is_dir() for p in d.iterdir() if p.is_dir() and ".tmp-" not in p.name
-    ]
-    entries.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[keep:]:
-        shutil.rmtree(old, ignore_errors=True)
-        log.info("INT8 cache: removed least recently used %s", old)
-
-
-def _touch(folder: Path) -> None:
-    try:
-        os.utime(folder)
-    except OSError:
-        pass
+    disk_cache.prune(int8_root(), keep, depth=2, what="INT8 cache")

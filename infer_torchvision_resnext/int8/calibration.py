@@ -19,7 +19,7 @@ from infer_torchvision_resnext.int8.cache import (
     file_sha256,
     find_entry,
     prune,
-    write_entry,
+    save_int8,
 )
 from infer_torchvision_resnext.int8.quantize import (
     MAX_CALIBRATION,
@@ -119,17 +119,16 @@ def int8_from_folder(
     agreement = measure_agreement(
         sync_infer(compile_fp32(model)), sync_infer(compile_fp32(quantized)), load_crops(check, prep)
     )
-    meta = {
-        "weights_sha256": weights_sha,
-        "preprocessing": prep_dict,
-        "calibration_id": cid,
-        "calibration": {"folder": os.fspath(folder), "images": len(cal)},
-        "check": {
-            **agreement.to_dict(),
-            "on": "held-out images" if check is not cal else "calibration images",
-        },
-    }
-    entry = write_entry(cache_folder(weights_sha, entry_key(weights_sha, prep_dict, cid)), quantized, meta)
+    entry = save_int8(
+        cache_folder(weights_sha, entry_key(weights_sha, prep_dict, cid)),
+        quantized,
+        weights=weights,
+        prep=prep,
+        calibration_id=cid,
+        calibration={"folder": os.fspath(folder), "images": len(cal)},
+        check=agreement,
+        checked_on="held-out images" if check is not cal else "calibration images",
+    )
     prune()
     log.info(
         "INT8 model of '%s' calibrated on %d images of '%s': top-1 agreement with fp32 %.1f%% on %d images",

@@ -1,7 +1,7 @@
 """Which INT8 model a classifier may use: the one next to its checkpoint, a cached one, or one calibrated now.
 
 :func:`int8_entry` is asked before the runtime is resolved: its recorded top-1 agreement is what
-``precision: auto`` weighs (:func:`workflow.core.runtime.resolve_runtime`), and ``precision: int8`` needs it.
+``precision: auto`` weighs (:func:`..backends.choice.int8_candidate`), and ``precision: int8`` needs it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from workflow.core.errors import SetupError
 if TYPE_CHECKING:  # pragma: no cover
     from infer_torchvision_resnext.int8.cache import Int8Entry
     from infer_torchvision_resnext.model_source import ModelSource
+    from infer_torchvision_resnext.params import ClassifierConfig
 
 log = logging.getLogger(__name__)
 
@@ -25,29 +26,29 @@ def int8_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("openvino", "nncf"))
 
 
-def may_use_int8(params) -> bool:
-    """False when these parameters can never run INT8 here, so no weights need hashing."""
-    if params.backend == "torch" or params.device == "cuda":
+def may_use_int8(config: ClassifierConfig) -> bool:
+    """False when ``config`` can never run INT8 here, so no weights need hashing."""
+    if config.backend == "torch" or config.device == "cuda":
         return False
-    if params.precision == "int8":
+    if config.precision == "int8":
         return True
-    if params.precision != "auto":
+    if config.precision != "auto":
         return False
     if shared_runtime.cpu_info().bf16:
         return False  # auto picks bf16 there
-    return params.device == "cpu" or params.backend == "openvino" or not shared_runtime.cuda_available()
+    return config.device == "cpu" or config.backend == "openvino" or not shared_runtime.cuda_available()
 
 
-def int8_entry(params, source: ModelSource, *, task_id: str) -> Int8Entry | None:
-    """The INT8 model of ``source``'s weights for ``params``, calibrating on ``calibration_folder`` when
+def int8_entry(config: ClassifierConfig, source: ModelSource, *, task_id: str) -> Int8Entry | None:
+    """The INT8 model of ``source``'s weights for ``config``, calibrating on ``calibration_folder`` when
     given.
 
     Raises:
         SetupError: ``precision: int8`` without nncf/openvino, without a weights file, or with no INT8
             model of these weights and no ``calibration_folder``.
     """
-    wanted = params.precision == "int8"
-    if not may_use_int8(params):
+    wanted = config.precision == "int8"
+    if not may_use_int8(config):
         return None
     who = f"task '{task_id}': parameter 'precision' is 'int8'"
     if not int8_available():
@@ -65,7 +66,7 @@ def int8_entry(params, source: ModelSource, *, task_id: str) -> Int8Entry | None
         return None
     from infer_torchvision_resnext.int8.cache import file_sha256, find_entry, int8_root, sidecar_folder
 
-    if params.calibration_folder:
+    if config.calibration_folder:
         from infer_torchvision_resnext.backends.openvino_backend import compile_for_check, fp32_model
         from infer_torchvision_resnext.int8.calibration import int8_from_folder
 
@@ -74,7 +75,7 @@ def int8_entry(params, source: ModelSource, *, task_id: str) -> Int8Entry | None
             compile_for_check,
             source.weights_file,
             source.prep,
-            params.calibration_folder,
+            config.calibration_folder,
             task_id=task_id,
         )
     checkpoint = source.weights_file if source.cache_key.startswith("checkpoint:") else None

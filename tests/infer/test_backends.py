@@ -102,6 +102,7 @@ def test_precision_auto_is_the_shared_runtime_decision(machine, features, device
     ours = resolve_runtime(device, "auto", "auto")
     shared = shared_runtime.resolve_runtime(device, "auto")
     assert (ours.device, ours.precision) == (shared.device, shared.precision)
+    assert Runtime is shared_runtime.Runtime  # one type: the engine's, with the backend this plugin chose
 
 
 def test_both_backends_implement_the_protocol(probe):
@@ -150,7 +151,7 @@ def _task_cache_key(path):
     from infer_torchvision_resnext.model_source import resolve_source
     from infer_torchvision_resnext.params import InferResnextParams
 
-    return resolve_source(InferResnextParams(model_weight_file=str(path))).cache_key
+    return resolve_source(InferResnextParams(model_weight_file=str(path)).classifier_config()).cache_key
 
 
 needs_openvino = pytest.mark.skipif(not backends.openvino_available(), reason="openvino is not installed")
@@ -301,10 +302,10 @@ def test_cuda_fp16_agrees_with_cpu_fp32(probe, photos):
     assert gpu.dtype == np.float32 and (gpu.argmax(1) == ref.argmax(1)).mean() >= 0.99
 
 
-def test_openvino_disk_cache_keeps_the_most_recent_entries(tmp_path):
+def test_disk_cache_keeps_the_most_recent_entries(tmp_path):
     import os
 
-    from infer_torchvision_resnext.backends.openvino_backend import _prune
+    from infer_torchvision_resnext.disk_cache import prune
 
     for i in range(5):
         entry = tmp_path / f"key{i}"
@@ -313,7 +314,7 @@ def test_openvino_disk_cache_keeps_the_most_recent_entries(tmp_path):
         os.utime(entry, (1000 + i, 1000 + i))
     (tmp_path / "key9.tmp-1-2").mkdir()  # being written by another process: left alone
     os.utime(tmp_path / "key0", (5000, 5000))  # just used
-    _prune(tmp_path, keep=3)
+    assert [p.name for p in prune(tmp_path, 3)] == ["key2", "key1"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["key0", "key3", "key4", "key9.tmp-1-2"]
 
 

@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from infer_torchvision_resnext.backends.choice import resolve_runtime
 from infer_torchvision_resnext.int8 import cache as int8_cache
 from infer_torchvision_resnext.int8.calibration import calibration_files
+from infer_torchvision_resnext.int8.quantize import Agreement
 from infer_torchvision_resnext.int8.select import int8_available
+from infer_torchvision_resnext.recipe import Preprocessing
 from workflow.core import runtime as shared_runtime
 from workflow.core.errors import SetupError
 
@@ -65,24 +68,26 @@ def test_entries_are_found_by_weights_preprocessing_and_calibration(tmp_path, mo
     weights.write_bytes(b"weights")
     sha = int8_cache.file_sha256(weights)
     folder = int8_cache.cache_folder(sha, "k1")
-    int8_cache.write_entry(
+    prep = Preprocessing(32, 32).to_dict()
+    entry = int8_cache.save_int8(
         folder,
         _tiny_ov_model(),
-        {
-            "weights_sha256": sha,
-            "preprocessing": {"crop_size": 32},
-            "calibration_id": "c1",
-            "check": {"top1_agreement": 0.995},
-        },
+        weights=weights,
+        prep=Preprocessing(32, 32),
+        calibration_id="c1",
+        calibration={"images": 12},
+        check=Agreement(10, 0.995),
+        checked_on="held-out images",
     )
-    assert int8_cache.find_entry(sha, {"crop_size": 32}).agreement == 0.995
-    assert int8_cache.find_entry(sha, {"crop_size": 32}, calibration="c1").folder == folder
-    assert int8_cache.find_entry(sha, {"crop_size": 32}, calibration="c2") is None
-    assert int8_cache.find_entry(sha, {"crop_size": 64}) is None
+    assert entry.meta["format"] == int8_cache.FORMAT and entry.meta["check"]["on"] == "held-out images"
+    assert int8_cache.find_entry(sha, prep).agreement == 0.995
+    assert int8_cache.find_entry(sha, prep, calibration="c1").folder == folder
+    assert int8_cache.find_entry(sha, prep, calibration="c2") is None
+    assert int8_cache.find_entry(sha, Preprocessing(64, 64).to_dict()) is None
     weights.write_bytes(b"retrained")
-    assert int8_cache.find_entry(int8_cache.file_sha256(weights), {"crop_size": 32}) is None
+    assert int8_cache.find_entry(int8_cache.file_sha256(weights), prep) is None
     (folder / "int8.json").write_text("{not json")
-    assert int8_cache.find_entry(sha, {"crop_size": 32}) is None
+    assert int8_cache.find_entry(sha, prep) is None
 
 
 def test_calibration_folder_errors_name_the_folder(tmp_path):
@@ -95,25 +100,37 @@ def test_calibration_folder_errors_name_the_folder(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "flags,agreement,expected",
+    "flags,agreement,expected,why",
     [
-        ({"avx2", "amx_bf16"}, 1.0, "bf16"),
-        ({"avx2"}, 0.995, "int8"),
-        ({"avx2"}, 0.98, "fp32"),
-        ({"avx2"}, None, "fp32"),
+        ({"avx2", "amx_bf16"}, 1.0, "bf16", "bf16: the CPU (amx) computes bf16 natively"),
+        ({"avx2"}, 0.995, "int8", "agrees with fp32 on 99.5% of top-1 (>= 99%)"),
+        ({"avx2"}, 0.98, "fp32", "agrees with fp32 on only 98.0% of top-1 (< 99%)"),
+        ({"avx2"}, None, "fp32", "and no calibrated INT8 model of these weights exists"),
     ],
 )
-def test_auto_picks_by_cpu_class_and_recorded_agreement(monkeypatch, flags, agreement, expected):
+def test_auto_picks_by_cpu_class_and_recorded_agreement(monkeypatch, flags, agreement, expected, why):
     monkeypatch.setattr(shared_runtime, "cpu_info", lambda: shared_runtime.CpuInfo("cpu", frozenset(flags)))
-    chosen = shared_runtime.resolve_runtime("cpu", "auto", int8_agreement=agreement, int8=True)
-    assert chosen.precision == expected and f"precision {expected}:" in chosen.reason
+    chosen = resolve_runtime("cpu", "auto", "openvino", int8_model="m.xml", int8_agreement=agreement)
+    assert chosen.precision == expected and f"precision {expected}:" in chosen.reason and why in chosen.reason
+    assert chosen.model_file == ("m.xml" if expected == "int8" else None)
 
 
-def test_int8_is_refused_where_it_cannot_run():
+def test_the_engine_knows_no_int8():
+    """The INT8 rule is this plugin's: the engine's resolver refuses int8 unless a plugin offers it."""
     from workflow.core.errors import ParamError
 
-    with pytest.raises(ParamError, match="precision' is 'int8'.*OpenVINO"):
+    with pytest.raises(ParamError, match="precision' is 'int8'; expected auto, fp32, bf16, fp16$"):
         shared_runtime.resolve_runtime("cpu", "int8")
+    assert not hasattr(shared_runtime, "INT8_MIN_AGREEMENT")
+
+
+@pytest.mark.parametrize("args", [("cpu", "int8", "torch"), ("cpu", "int8", "auto")])
+def test_int8_is_refused_where_it_cannot_run(args):
+    from workflow.core.errors import ParamError
+
+    model = "m.xml" if args[2] == "torch" else None
+    with pytest.raises(ParamError, match="precision' is 'int8'.*OpenVINO"):
+        resolve_runtime(*args, int8_model=model)
 
 
 def test_int8_without_calibration_says_what_is_missing(probe, avx2):

@@ -1,5 +1,5 @@
-"""OpenVINO properties: the user's tuning passes through; a process running fewer threads than its CPUs is not
-pinned."""
+"""OpenVINO properties: the user's tuning passes through, the engine's thread budget sets the threads; a process
+running fewer threads than its CPUs is not pinned."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from infer_torchvision_resnext.backends._openvino_config import extra_config
 
 @pytest.fixture
 def cpus(monkeypatch):
+    monkeypatch.delenv("WORKFLOW_NUM_THREADS", raising=False)
+
     def set_cpus(n: int) -> None:
         monkeypatch.setattr(openvino_config.runtime, "usable_cpus", lambda: n)
 
@@ -45,6 +47,17 @@ def test_an_explicit_pinning_choice_stays(monkeypatch, cpus):
     assert extra_config()["ENABLE_CPU_PINNING"] == "YES"
 
 
+def test_the_engines_thread_budget_sets_the_threads_unless_the_user_did(monkeypatch, cpus):
+    cpus(4)
+    monkeypatch.setenv("WORKFLOW_NUM_THREADS", "2")
+    assert extra_config() == {"INFERENCE_NUM_THREADS": "2", "ENABLE_CPU_PINNING": "NO"}
+    monkeypatch.setenv("WORKFLOW_OPENVINO_CONFIG", "PERFORMANCE_HINT=LATENCY,INFERENCE_NUM_THREADS=4")
+    assert extra_config() == {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": "4"}
+    monkeypatch.setenv("WORKFLOW_NUM_THREADS", "two")
+    with pytest.raises(ValueError, match="WORKFLOW_NUM_THREADS is 'two'; expected a positive whole number"):
+        extra_config()
+
+
 def test_a_ray_actor_of_one_cpu_compiles_unpinned(monkeypatch, cpus):
     """The environment a 1-CPU Ray actor gets gives a compiled model with one thread and no pinning."""
     ov = pytest.importorskip("openvino")
@@ -55,7 +68,8 @@ def test_a_ray_actor_of_one_cpu_compiles_unpinned(monkeypatch, cpus):
 
     cpus(2)
     monkeypatch.delenv("WORKFLOW_OPENVINO_CONFIG", raising=False)
-    monkeypatch.setenv("WORKFLOW_OPENVINO_CONFIG", thread_env(1)["WORKFLOW_OPENVINO_CONFIG"])
+    for name, value in thread_env(1).items():
+        monkeypatch.setenv(name, value)
     x = ops.parameter([1, 4], np.float32)
     model = ov.Model([ops.relu(x)], [x])
     compiled = ov.Core().compile_model(model, "CPU", extra_config())

@@ -4,13 +4,14 @@ Training and inference (and third-party plugins) call :func:`resolve_runtime`, s
 ``precision: auto`` means the same thing everywhere on one machine:
 
 - ``device: auto`` -> ``cuda`` when torch sees a GPU (unless the caller runs on the CPU
-  only, e.g. OpenVINO), else ``cpu``;
+  only), else ``cpu``;
 - ``precision: auto`` -> ``fp16`` on CUDA; on the CPU ``bf16`` where it computes bf16
-  natively (AMX-BF16 or AVX512-BF16), else ``int8`` where the caller runs INT8 models and a
-  calibrated INT8 model of these weights agrees with fp32 on >= 99% of top-1 (recorded when it
-  was calibrated), else ``fp32``.
+  natively (AMX-BF16 or AVX512-BF16), else the first :class:`PrecisionCandidate` a plugin
+  offers and accepts (its own rule, e.g. a quantized model that passed an accuracy check),
+  else ``fp32``.
 
-One INFO line per process and distinct choice says what was chosen and why. Nothing
+One INFO line per process and distinct choice says what was chosen and why. A process that
+shares the machine (e.g. a Ray actor) gets a thread budget (:func:`thread_budget`). Nothing
 here imports torch unless a CUDA question is asked.
 """
 
@@ -19,15 +20,16 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workflow.core.errors import ParamError
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")
-INT8_MIN_AGREEMENT = 0.99
+PRECISIONS = ("fp32", "bf16", "fp16")
+THREADS_ENV = "WORKFLOW_NUM_THREADS"
 _BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
@@ -126,13 +128,47 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def thread_budget() -> int | None:
+    """Threads this process's models may use when the engine set a budget (``$WORKFLOW_NUM_THREADS``, e.g. the
+    CPUs Ray gave an actor); None: no budget, every usable CPU.
+
+    Raises:
+        ParamError: the variable holds something else than a positive whole number.
+    """
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ParamError(f"${THREADS_ENV} is '{text}'; expected a positive whole number of threads")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class Runtime:
-    """A resolved choice: ``device`` cpu/cuda, ``precision`` fp32/bf16/fp16, and ``reason`` in words."""
+    """A resolved choice: ``backend`` (what runs the model: ``torch`` unless a plugin runs another), ``device``
+    cpu/cuda, ``precision`` (fp32/bf16/fp16 or a plugin's candidate), ``model_file`` (the file that candidate
+    runs, else None) and ``reason`` in words (not part of equality)."""
 
+    backend: str
     device: str
     precision: str
-    reason: str = ""
+    model_file: str | None = None
+    reason: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class PrecisionCandidate:
+    """A CPU precision a plugin offers ``precision: auto`` besides the engine's, decided by the plugin's own rule.
+
+    ``auto`` weighs candidates only on a CPU without native bf16, in the order given, and takes the first
+    ``accepted`` one; ``why`` completes the log line either way ("fp32: ... and <why>"). ``model_file`` is the
+    file that precision runs (None: none exists), carried into :attr:`Runtime.model_file`.
+    """
+
+    precision: str
+    accepted: bool
+    why: str
+    model_file: str | None = None
 
 
 def resolve_runtime(
@@ -141,23 +177,23 @@ def resolve_runtime(
     *,
     task_id: str = "",
     cpu_only: bool = False,
-    int8: bool = False,
-    int8_agreement: float | None = None,
+    backend: str = "torch",
+    candidates: Sequence[PrecisionCandidate] = (),
 ) -> Runtime:
     """Turn ``auto`` choices into concrete ones (see the module docstring).
 
     Args:
         device: ``auto``, ``cpu`` or ``cuda``.
-        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``.
+        precision: ``auto``, ``fp32``, ``bf16``, ``fp16`` or the precision of one of ``candidates``.
         task_id: named in errors.
         cpu_only: the caller runs on the CPU only (``auto`` never picks CUDA; ``cuda`` is refused by the
-        caller).
-        int8: the caller can run INT8 models on the CPU (OpenVINO); otherwise ``int8`` is refused.
-        int8_agreement: recorded top-1 agreement with fp32 of a calibrated INT8 model of these weights (None:
-        none).
+            caller).
+        backend: what runs the model, copied into the result.
+        candidates: CPU precisions the caller can run besides the engine's, for ``auto`` to weigh.
 
     Raises:
-        ParamError: ``cuda`` asked for on a machine without a usable GPU.
+        ParamError: ``cuda`` asked for on a machine without a usable GPU; an unknown precision; a candidate's
+            precision on CUDA.
     """
     who = f"task '{task_id}': " if task_id else ""
     if device == "auto":
@@ -177,49 +213,47 @@ def resolve_runtime(
         why_device = "asked for"
     else:
         why_device = "asked for"
+    model_file = None
+    offered = {c.precision: c for c in candidates}
     if precision == "auto":
         if device == "cuda":
             precision, why = "fp16", "fp16 on CUDA"
         else:
-            precision, why = _auto_cpu_precision(cpu_info(), int8_agreement if int8 else None)
+            precision, why, model_file = _auto_cpu_precision(cpu_info(), candidates)
+    elif precision in offered:
+        if device == "cuda":
+            raise ParamError(
+                f"{who}parameter 'precision' is '{precision}', which runs on the CPU only; "
+                f"use 'auto', {', '.join(repr(p) for p in PRECISIONS)} here"
+            )
+        why, model_file = f"{precision}: asked for", offered[precision].model_file
     elif precision not in PRECISIONS:
         raise ParamError(
-            f"{who}parameter 'precision' is '{precision}'; expected auto, {', '.join(PRECISIONS)}"
-        )
-    elif precision == "int8" and (not int8 or device == "cuda"):
-        raise ParamError(
-            f"{who}parameter 'precision' is 'int8', which runs on the CPU with the OpenVINO backend only; "
-            f"use 'auto', 'fp32' or 'bf16' here"
+            f"{who}parameter 'precision' is '{precision}'; expected auto, {', '.join((*PRECISIONS, *offered))}"
         )
     else:
         why = f"{precision}: asked for"
-    runtime = Runtime(device, precision, f"device {device} ({why_device}), precision {why}")
-    _log_once(runtime)
+    runtime = Runtime(
+        backend, device, precision, model_file, f"device {device} ({why_device}), precision {why}"
+    )
+    _log_once(runtime.reason)
     return runtime
 
 
-def _auto_cpu_precision(info: CpuInfo, int8_agreement: float | None) -> tuple[str, str]:
-    """(precision, why) for ``auto`` on the CPU: bf16 where native, else int8 when its agreement is >= 99%,
-    else fp32."""
+def _auto_cpu_precision(
+    info: CpuInfo, candidates: Sequence[PrecisionCandidate]
+) -> tuple[str, str, str | None]:
+    """(precision, why, model file) for ``auto`` on the CPU: bf16 where native, else the first accepted
+    candidate, else fp32."""
     if info.bf16:
-        return "bf16", f"bf16: the CPU ({info.cpu_class}) computes bf16 natively"
+        return "bf16", f"bf16: the CPU ({info.cpu_class}) computes bf16 natively", None
     no_bf16 = f"the CPU ({info.cpu_class}) has no native bf16 (AMX-BF16/AVX512-BF16)"
-    if int8_agreement is None:
-        return "fp32", f"fp32: {no_bf16} and no calibrated INT8 model of these weights exists"
-    share = f"{100 * int8_agreement:.1f}%"
-    if int8_agreement >= INT8_MIN_AGREEMENT:
-        return (
-            "int8",
-            f"int8: {no_bf16} and the calibrated INT8 model of these weights agrees with fp32 "
-            f"on {share} of top-1 (>= 99%)",
-        )
-    return (
-        "fp32",
-        f"fp32: {no_bf16} and the calibrated INT8 model of these weights agrees with fp32 "
-        f"on only {share} of top-1 (< 99%)",
-    )
+    chosen = next((c for c in candidates if c.accepted), None)
+    if chosen is not None:
+        return chosen.precision, f"{chosen.precision}: {no_bf16} and {chosen.why}", chosen.model_file
+    return "fp32", "".join([f"fp32: {no_bf16}", *(f" and {c.why}" for c in candidates)]), None
 
 
 @functools.lru_cache(maxsize=32)
-def _log_once(runtime: Runtime) -> None:
-    log.info("runtime: %s", runtime.reason)
+def _log_once(reason: str) -> None:
+    log.info("runtime: %s", reason)

@@ -6,23 +6,20 @@ from __future__ import annotations
 import os
 import sys
 
+from workflow.core.runtime import THREADS_ENV
+
 _ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-OPENVINO_CONFIG_ENV = "WORKFLOW_OPENVINO_CONFIG"
 
 
 def thread_env(cpus: int) -> dict[str, str]:
-    """Environment for an actor process: BLAS/OpenMP threads and OpenVINO's INFERENCE_NUM_THREADS set to
-    ``cpus``.
+    """Environment for an actor process: BLAS/OpenMP threads and the engine's thread budget set to ``cpus``.
 
-    With fewer threads than the machine's cores, the OpenVINO backend also leaves its threads
-    unpinned (see ``infer_torchvision_resnext.backends._openvino_config``): pinned, every actor's threads
-    would sit on the same first cores.
+    The budget (:func:`workflow.core.runtime.thread_budget`) is what plugins size their own model runtimes
+    by; with fewer threads than the machine's cores a plugin should also leave its threads unpinned, or every
+    actor's threads would sit on the same first cores.
     """
     env = {name: str(cpus) for name in _ENV}
-    ov = os.environ.get(OPENVINO_CONFIG_ENV, "").strip()
-    if "INFERENCE_NUM_THREADS" not in ov:
-        ov = ",".join(p for p in (ov, f"INFERENCE_NUM_THREADS={cpus}") if p)
-    env[OPENVINO_CONFIG_ENV] = ov
+    env[THREADS_ENV] = str(cpus)
     return env
 
 
