@@ -86,7 +86,9 @@ def test_outputs_returned_without_set_output_are_still_checked():
     bad = _workflow(RawBatch)
     task = bad.add_task(name="raw_batch", auto_connect=True)
     task.run_batch = lambda items: [{"image": "not an image"} for _ in items]
-    with pytest.raises(PortError, match=r"task 'raw_batch': output 'image' \(image\): expected a numpy array"):
+    with pytest.raises(
+        PortError, match=r"task 'raw_batch': output 'image' \(image\): expected a numpy array"
+    ):
         bad.run(image=np.zeros((4, 4, 3), np.uint8))
 
 
