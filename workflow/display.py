@@ -1,15 +1,20 @@
 """Show an image, a task's image output or a port's data the way a notebook user expects.
 
-In a Jupyter kernel the figure is drawn inline; anywhere else it is saved to a PNG
-whose path is printed and returned (no window, no GUI backend needed).
+In a Jupyter kernel the figure is drawn inline and nothing is written unless ``save_to``
+says where. Anywhere else it is saved to a PNG whose path is printed and returned (no
+window, no GUI backend needed): in ``save_to``, else in a private temporary folder that
+is removed when the interpreter exits, so nothing is left behind.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
 import os
 import re
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -34,23 +39,28 @@ def in_notebook() -> bool:
 
 
 def display(obj: Any, title: str | None = None, save_to: str | os.PathLike | None = None) -> Path | None:
-    """Show ``obj``: an HxW(x3) image array, a Task (its image output), an image file, a classification,
-    detections.
+    """Show ``obj``: an HxW(x3) image array, a Task (its image output), an IO object (``task.get_output(i)``),
+    an image file, a classification, detections.
 
     Args:
         title: shown above the figure and used in the PNG's name.
-        save_to: also (or, outside notebooks, instead of a temporary file) save the PNG here.
+        save_to: also (or, outside notebooks, instead of a temporary file removed at exit) save the PNG here.
 
     Returns:
         The PNG's path when one was written, else None.
 
     Raises:
-        PortError: a Task without image output data, or an object that cannot be shown.
+        PortError: a Task or IO object without data, or an object that cannot be shown.
     """
+    from workflow.core.io import TaskIO
     from workflow.core.task import Task
 
     if isinstance(obj, Task):
         obj, title = _task_payload(obj), title or obj.id
+    if isinstance(obj, TaskIO):
+        if not obj.is_data_available():
+            raise PortError(f"{obj!r} has no data to display (run the workflow first)")
+        obj, title = obj.data, title or obj.name
     if isinstance(obj, (str, Path)):
         from workflow.core.imaging import load_image
 
@@ -62,11 +72,16 @@ def display(obj: Any, title: str | None = None, save_to: str | os.PathLike | Non
         path = Path(save_to) if save_to is not None else _temp_png(title)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, bbox_inches="tight", dpi=100)
-        print(f"saved {path}")
-    if in_notebook():
+        print(f"saved {path}" + ("" if save_to is not None else " (removed at exit; save_to= keeps a copy)"))
+    if in_notebook():  # as PNG bytes: shows whatever matplotlib backend the kernel runs
+        import io
+
+        from IPython.display import Image as IPythonImage
         from IPython.display import display as show
 
-        show(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight", dpi=100)
+        show(IPythonImage(data=buf.getvalue(), format="png"))
     return path
 
 
@@ -76,7 +91,7 @@ def _task_payload(task) -> Any:
 
     ports = sorted(task.outputs, key=lambda p: not issubclass(p.type, Image))
     for port in ports:
-        value = task.get_output(port.name)
+        value = task.port_values("output").get(port.name)
         if value is not None:
             return value
     raise PortError(f"task '{task.id}' has no output data to display (run the workflow first)")
@@ -87,24 +102,16 @@ def _figure(obj: Any, title: str | None):
 
     from workflow.core.results import ClassificationResult, ClassScore, DetectionsResult, as_classification
 
-    if isinstance(
-        obj, (list, tuple, dict)
-    ):  # what get_results() returns: ClassScore list, (label, score) pairs
+    if isinstance(obj, DetectionsResult):  # ROI mode's get_results(): one bar per box, "#i label"
+        obj = ClassificationResult(
+            ClassScore(f"#{i} {det['label'] or ''}".strip(), i, det["score"] or 0.0)
+            for i, det in enumerate(obj)
+        )
+    elif isinstance(obj, (list, tuple, dict)):  # what get_results() returns: ClassScore list, (label, score)
         try:
             obj = as_classification(obj)
         except TypeError as exc:
             raise PortError(f"cannot display this {type(obj).__name__}: {exc}") from None
-    if isinstance(obj, DetectionsResult):  # ROI mode's get_results(): one bar per box, "#i label"
-        obj = ClassificationResult(
-            [
-                ClassScore(
-                    f"#{i} {obj.labels[i] if i < len(obj.labels) else ''}".strip(),
-                    i,
-                    float(obj.scores[i]) if i < len(obj.scores) else 0.0,
-                )
-                for i in range(len(obj))
-            ]
-        )
     if isinstance(obj, ClassificationResult):
         fig = Figure(figsize=(5, 0.4 * max(len(obj), 1) + 1))
         ax = fig.add_subplot()
@@ -139,12 +146,26 @@ def _figure(obj: Any, title: str | None):
     return fig
 
 
-@functools.lru_cache(maxsize=1)
-def _temp_folder() -> Path:
-    """This process's private folder for shown figures (``mkdtemp``: a name nobody could plant a link at)."""
-    return Path(tempfile.mkdtemp(prefix="workflow-display-"))
+@functools.cache
+def _temp_folder(parent: str) -> Path:
+    """This process's private folder for shown figures inside ``parent`` (``mkdtemp``: a name nobody could
+    plant a link at), removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="workflow-display-", dir=parent))
+    atexit.register(_remove, folder)
+    return folder
+
+
+def _remove(folder: Path) -> None:
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError:
+        pass  # removed already: nothing left behind
+    except OSError as exc:  # at exit nobody can catch it: say what stays behind
+        print(f"workflow.display: could not remove {folder}: {exc}", file=sys.stderr)
 
 
 def _temp_png(title: str | None) -> Path:
     stem = re.sub(r"[^\w.-]+", "_", title or "image").strip("._") or "image"
-    return _temp_folder() / f"{next(_counter):03d}-{stem[:60]}.png"
+    folder = _temp_folder(tempfile.gettempdir())
+    folder.mkdir(exist_ok=True)  # a folder someone removed by hand is made again
+    return folder / f"{next(_counter):03d}-{stem[:60]}.png"

@@ -33,7 +33,7 @@ class Grayscale(Task):
     outputs = (Port("image", Image, description="gray image, HxWx3"),)
 
     def run(self) -> None:
-        image = self.get_input("image").astype(np.float32)
+        image = self.get_input("image").get_image().astype(np.float32)
         gray = image @ _LUMA if self.params.method == "luma" else image.mean(axis=2)
         self.set_output(
             "image", np.repeat(np.clip(gray + 0.5, 0, 255).astype(np.uint8)[..., None], 3, axis=2)

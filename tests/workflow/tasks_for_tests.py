@@ -29,7 +29,7 @@ class Invert(Task):
     outputs = (Port("image", ports.AnnotatedImage),)
 
     def run(self) -> None:
-        self.set_output("image", (self.params.amount - self.get_input("image")).astype(np.uint8))
+        self.set_output("image", (self.params.amount - self.get_input("image").data).astype(np.uint8))
 
 
 class MeanClassifier(Task):
@@ -40,7 +40,7 @@ class MeanClassifier(Task):
     outputs = (Port("classification", ports.Classification),)
 
     def run(self) -> None:
-        mean = float(self.get_input("image").mean()) / 255.0
+        mean = float(self.get_input("image").data.mean()) / 255.0
         scores = [ClassScore("bright", 1, mean), ClassScore("dark", 0, 1 - mean)]
         self.set_output("classification", ClassificationResult(sorted(scores, key=lambda c: -c.score)))
 
@@ -68,7 +68,7 @@ class Fail(Task):
     outputs = (Port("image", ports.Image),)
 
     def run(self) -> None:
-        img = self.get_input("image")
+        img = self.get_input("image").data
         if img[0, 0, 0] == 13:
             raise ValueError("pixel 13 is unlucky")
         self.set_output("image", img)

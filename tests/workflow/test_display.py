@@ -1,10 +1,13 @@
-"""display(): a PNG off-notebook (path printed and returned), inline figures in a notebook."""
+"""display(): a PNG off-notebook (path printed and returned, removed at exit unless saved where asked), inline
+figures in a notebook."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,7 +31,7 @@ def temp_dir(monkeypatch, tmp_path):
 def test_an_array_is_saved_to_a_png_whose_path_is_printed(capsys):
     path = display(skdata.astronaut(), title="astronaut")
     assert path.name.endswith("-astronaut.png") and path.is_file() and "tmp" in path.parts
-    assert capsys.readouterr().out.strip() == f"saved {path}"
+    assert capsys.readouterr().out.strip() == f"saved {path} (removed at exit; save_to= keeps a copy)"
     with Image.open(path) as png:
         arr = np.asarray(png.convert("RGB"))
     assert png.width > 200 and arr.std() > 20  # the photo, not a blank canvas
@@ -83,6 +86,7 @@ def test_in_a_notebook_the_figure_is_shown_inline(monkeypatch, tmp_path):
     shown = []
     fake_display = types.ModuleType("IPython.display")
     fake_display.display = shown.append
+    fake_display.Image = lambda data, format: types.SimpleNamespace(data=data, format=format)
     fake_ipython = types.ModuleType("IPython")
     fake_ipython.display = fake_display
     fake_ipython.get_ipython = lambda: types.SimpleNamespace(kernel=object())
@@ -90,10 +94,53 @@ def test_in_a_notebook_the_figure_is_shown_inline(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "IPython.display", fake_display)
     assert display_module.in_notebook()
     assert display(np.zeros((8, 8, 3), np.uint8), title="inline") is None
-    assert len(shown) == 1 and shown[0].get_suptitle() == "inline"
+    # shown as PNG bytes, so it appears whatever matplotlib backend the kernel runs
+    assert len(shown) == 1 and shown[0].format == "png" and shown[0].data.startswith(b"\x89PNG")
     assert display(np.zeros((8, 8, 3), np.uint8), save_to=tmp_path / "x.png") == tmp_path / "x.png"
     assert len(shown) == 2
 
 
 def test_outside_a_notebook_nothing_is_shown_inline():
     assert not display_module.in_notebook()
+
+
+def test_the_temporary_pngs_are_removed_when_python_exits(tmp_path):
+    """Nothing is left in the temp folder after the interpreter that displayed exits (Ikomia shows a window and
+    writes nothing)."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    code = (
+        "import numpy as np, tempfile\n"
+        f"tempfile.tempdir = {str(scratch)!r}\n"
+        "from workflow.display import display\n"
+        "a = display(np.zeros((4, 4, 3), np.uint8))\n"
+        "b = display(np.zeros((4, 4, 3), np.uint8), title='again')\n"
+        "assert a.is_file() and b.is_file() and a.parent == b.parent\n"
+        "print(a.parent)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    folder = Path(out.stdout.split()[-1])
+    assert folder.parent == scratch and folder.name.startswith("workflow-display-")
+    assert list(scratch.iterdir()) == []
+
+
+def test_save_to_is_kept(tmp_path):
+    path = display(np.zeros((4, 4, 3), np.uint8), save_to=tmp_path / "kept" / "x.png")
+    assert path == tmp_path / "kept" / "x.png" and path.is_file()
+
+
+def test_io_objects_are_displayed_by_their_data(tmp_path):
+    wf = Workflow(registry=make_registry())
+    task = wf.add_task(name="invert", auto_connect=True)
+    with pytest.raises(
+        PortError, match=r"ImageIO\('image', annotated_image, no data\) has no data to display"
+    ):
+        display(task.get_output(0))
+    wf.run(image=np.zeros((20, 30, 3), np.uint8))
+    path = display(task.get_output(0), save_to=tmp_path / "io.png")
+    with Image.open(path) as png:
+        assert np.asarray(png.convert("L")).mean() > 200
+    cls = wf.add_task(name="mean_classifier", auto_connect=True)
+    wf.run(image=np.zeros((20, 30, 3), np.uint8))
+    assert display(cls.get_output("classification"), save_to=tmp_path / "c.png").stat().st_size > 1000

@@ -93,8 +93,37 @@ def test_an_ik_task_added_to_a_workflow_runs(plugins):
     color = wf.add_task(ik.dominant_color(top_k="1"), auto_connect=True)
     wf.connect(None, color, {0: 0})  # the colour of the original image, not of the gray one
     wf.run(image=photo())
-    assert gray.get_output(0).shape == (24, 32, 3)
+    assert gray.get_output(0).get_image().shape == (24, 32, 3)
     assert [c.label for c in color.get_results()] == ["red"]
+
+
+def test_ik_entries_are_classes_shaped_as_ikomia_generates_them(plugins):
+    """IkomiaApi ikomia/utils/autocomplete.py: a class per algorithm, name() static, one attribute per
+    parameter holding its name; calling it returns the configured task, not an instance of the class."""
+    from workflow.plugins import ik
+
+    blur = ik.blur_image
+    assert isinstance(blur, type) and blur is ik.blur_image
+    assert blur.name() == "blur_image"
+    assert (blur.radius, blur.kernel) == ("radius", "kernel")
+    assert blur.kernel_radius == "kernel_radius"  # an alias the task accepts is an attribute too
+    task = blur(radius="4")
+    assert not isinstance(task, blur) and task.name == "blur_image" and task.params.radius == 4
+    task.set_parameters({blur.kernel: "box", blur.kernel_radius: "2"})
+    assert task.get_parameters() == {"kernel": "box", "radius": "2"}
+    for key in task.get_parameters():
+        assert getattr(blur, key) == key
+    with pytest.raises(TypeError):
+        blur("box")  # keyword arguments only, as the signature says
+
+
+def test_ik_attribute_names_follow_ikomias_rules():
+    from workflow.plugins.ik import attribute_name
+
+    assert attribute_name("input_size") == "input_size"
+    assert attribute_name("class") == "class_" and attribute_name("lambda") == "lambda_"
+    assert attribute_name("kernel size[0]") == "kernelsize0" and attribute_name("conf-thres") == "confthres"
+    assert attribute_name("3d") == ""  # no identifier: reachable by its string only
 
 
 # -- add_task forms ------------------------------------------------------------------------------
@@ -131,10 +160,11 @@ def test_ports_by_index_everywhere_a_port_is_named():
     }
     wf.add_output("verdict", cls, 0)
     out = wf.run(image=photo(10))
-    assert out["verdict"] is cls.get_output(0) is cls.get_output("classification")
-    assert cls.get_input(1) == Path("model.pt") and cls.get_input(0).shape == (24, 32, 3)
+    assert out["verdict"] is cls.get_output(0).data is cls.get_output("classification").data
+    assert cls.get_input(1).get_path() == "model.pt" and cls.get_input(0).get_image().shape == (24, 32, 3)
+    assert cls.get_input(1).data == Path("model.pt")
     cls.set_output(0, [("dark", 0.7), ("bright", 0.3)])
-    assert cls.get_output("classification").top == ClassScore("dark", -1, 0.7)
+    assert cls.get_output("classification").data.top == ClassScore("dark", -1, 0.7)
 
 
 def test_pipeline_references_take_port_indexes_and_are_saved_by_name():

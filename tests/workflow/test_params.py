@@ -7,8 +7,17 @@ from workflow import ParamError
 from workflow.core.params import accepted_keys, describe_params
 
 
-def test_defaults_are_native_values():
-    assert Invert().get_parameters() == {
+def test_get_parameters_gives_strings_as_ikomia_and_params_the_native_values():
+    task = Invert()
+    assert task.get_parameters() == {
+        "amount": "255",
+        "scale": "1.0",
+        "enabled": "True",
+        "mode": "full",
+        "note": "",
+        "weight_file": "",
+    }
+    assert task.params.model_dump() == {
         "amount": 255,
         "scale": 1.0,
         "enabled": True,
@@ -30,13 +39,56 @@ def test_defaults_are_native_values():
         ("note", "hello", "hello"),
         ("note", "none", None),
         ("note", "", None),
+        ("note", " ", " "),  # a text field keeps its spaces
     ],
 )
 def test_strings_are_coerced_for_every_type(key, text, expected):
     task = Invert()
     task.set_parameters({key: text})
-    assert task.get_parameters()[key] == expected
-    assert type(task.get_parameters()[key]) is type(expected)
+    assert getattr(task.params, key) == expected
+    assert type(getattr(task.params, key)) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"amount": 7, "scale": 1e-4, "enabled": False, "note": "n", "weight_file": "w.pt"},
+        {"scale": 2.5e-9},
+    ],
+)
+def test_get_parameters_round_trips_through_set_parameters(values):
+    task = Invert(values)
+    params = task.get_parameters()
+    assert all(isinstance(v, str) for v in params.values())
+    before = task.params
+    task.set_parameters(params)
+    assert task.get_parameters() == params
+    assert task.params.model_dump() == before.model_dump()
+
+
+def test_list_and_dict_parameters_travel_as_json_text():
+    from pydantic import Field
+
+    from workflow import Task, TaskParams
+
+    class ListParams(TaskParams):
+        sizes: list[int] = Field(default_factory=lambda: [1, 2])
+        names: dict[str, float] | None = None
+
+    class Lists(Task):
+        name = "lists"
+        Params = ListParams
+
+    task = Lists({"names": {"a": 0.5}})
+    params = task.get_parameters()
+    assert params == {"sizes": "[1, 2]", "names": '{"a": 0.5}'}
+    task.set_parameters({"sizes": "[3]", "names": ""})
+    assert task.params.sizes == [3] and task.params.names is None
+    task.set_parameters(params)
+    assert task.params.sizes == [1, 2] and task.params.names == {"a": 0.5}
+    with pytest.raises(ParamError, match=r"task 'lists': parameter 'sizes' got '\[x\]', expected list"):
+        task.set_parameters({"sizes": "[x]"})
 
 
 def test_set_parameters_merges_a_partial_dict():
@@ -99,3 +151,17 @@ def test_on_params_changed_receives_only_changed_fields():
     task.set_parameters({"amount": 255, "mode": "half"})
     task.set_parameters({"mode": "half"})
     assert seen == [{"mode"}]
+
+
+def test_writing_back_get_parameters_keeps_defaults_as_defaults():
+    """Ikomia scripts round-trip every parameter as strings: a value written back unchanged is not an explicit
+    choice (a model_name left at its default must keep following a checkpoint's architecture)."""
+    from .tasks_for_tests import Invert
+
+    task = Invert()
+    task.set_parameters(task.get_parameters())
+    assert task.params.model_fields_set == set()
+    task.set_parameters({"amount": "200"})
+    task.set_parameters(task.get_parameters())
+    assert task.params.model_fields_set == {"amount"} and task.params.amount == 200
+    assert Invert({"amount": 255}).params.model_fields_set == set()  # the default, given explicitly

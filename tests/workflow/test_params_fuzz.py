@@ -152,7 +152,8 @@ def test_the_fuzzer_reaches_both_outcomes():
     cls = make_registry().get("invert")
     task = cls(task_id="t")
     task.set_parameters({"amount": "12", "mode": "half", "note": "none"})
-    assert task.get_parameters()["amount"] == 12 and task.get_parameters()["note"] is None
+    assert task.params.amount == 12 and task.params.note is None
+    assert task.get_parameters()["amount"] == "12" and task.get_parameters()["note"] == ""
     with pytest.raises(ParamError, match=r"task 't': unknown parameter 'amout' \(did you mean 'amount'\?\)"):
         task.set_parameters({"amout": 3})
     assert difflib.get_close_matches("amout", accepted_keys(cls.Params))

@@ -3,9 +3,10 @@
 - ``errors``: the error types; every message is one line naming the culprit;
 - ``limits``: bounds on untrusted values, checked before anything expands them;
 - ``files``: atomic writes, JSON text, safe output names;
-- ``params``: typed task parameters (pydantic), strings accepted;
-- ``results``: classification and detection records and their plain forms;
+- ``params``: typed task parameters (pydantic), strings accepted, Ikomia's strings given back;
+- ``results``: classification and detection records, their plain forms and JSON (``to_json`` options);
 - ``ports``: port data types and their compatibility rule;
+- ``io``: IO objects, what ``task.get_input(i)`` / ``get_output(i)`` return, one class per data type;
 - ``context``: the context of one run (output folder, save options);
 - ``task``: the :class:`Task` base class;
 - ``imaging``: decoding files and bytes to RGB arrays (the one decoder);
@@ -28,6 +29,16 @@ from workflow.core.errors import (
     TaskRunError,
     WorkflowError,
 )
+from workflow.core.io import (
+    ClassificationIO,
+    ImageIO,
+    ObjectDetection,
+    ObjectDetectionIO,
+    PathIO,
+    TableIO,
+    TaskIO,
+    register_io,
+)
 from workflow.core.params import TaskParams, path_field
 from workflow.core.ports import Port
 from workflow.core.results import ClassificationResult, ClassScore, DetectionsResult
@@ -35,19 +46,27 @@ from workflow.core.task import Task
 
 __all__ = [
     "ClassScore",
+    "ClassificationIO",
     "ClassificationResult",
     "DetectionsResult",
     "GraphError",
+    "ImageIO",
     "InputError",
+    "ObjectDetection",
+    "ObjectDetectionIO",
     "ParamError",
+    "PathIO",
     "PipelineError",
     "PluginError",
     "Port",
     "PortError",
     "SetupError",
+    "TableIO",
     "Task",
+    "TaskIO",
     "TaskParams",
     "TaskRunError",
     "WorkflowError",
     "path_field",
+    "register_io",
 ]

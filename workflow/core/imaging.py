@@ -1,4 +1,4 @@
-"""Image decoding shared by every task: files and bytes to HxWx3 uint8 RGB arrays.
+"""Image decoding shared by every task: files and bytes to HxWx3 uint8 RGB arrays (and back to PNG/JPEG).
 
 The one place that decides how an image file becomes pixels, used by the engine's
 sources, by training's dataset and by third-party plugins alike:
@@ -18,6 +18,7 @@ sources, by training's dataset and by third-party plugins alike:
   ``Image.draft`` for files it does not take) while the shorter side stays >= ``min_side``.
 
 Every failure is an :class:`InputError` with a one-line ``"<name>: <reason>"`` message.
+:func:`encode_image` is the way back: an array to PNG or JPEG bytes (HTTP responses, ``to_json``).
 """
 
 from __future__ import annotations
@@ -37,11 +38,32 @@ IMAGE_EXTS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
 )
 MAX_PIXELS_ENV = "WORKFLOW_MAX_IMAGE_PIXELS"
+JPEG_QUALITY = 90
+ENCODINGS = ("png", "jpeg")
 
 
 def is_image_file(name: str | os.PathLike) -> bool:
     """True when the file name has an image extension this module decodes."""
     return os.path.splitext(os.fspath(name))[1].lower() in IMAGE_EXTS
+
+
+def encode_image(array, fmt: str = "png") -> bytes:
+    """An HxWx3 (or HxW) uint8 RGB array as PNG (fast compression) or JPEG (quality 90) bytes.
+
+    Raises:
+        ValueError: ``fmt`` is neither "png" nor "jpeg".
+    """
+    if fmt not in ENCODINGS:
+        raise ValueError(f"image format {fmt!r}: expected one of {', '.join(ENCODINGS)}")
+    from PIL import Image
+
+    buf = io.BytesIO()
+    image = Image.fromarray(array)
+    if fmt == "jpeg":
+        image.save(buf, format="JPEG", quality=JPEG_QUALITY)
+    else:
+        image.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def max_image_pixels() -> int:

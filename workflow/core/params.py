@@ -4,10 +4,15 @@ A task declares ``class Params(TaskParams)`` with typed fields. Values may be
 native or strings (``"224"``, ``"true"``, ``"none"``), as Ikomia-style scripts
 pass them. Unknown keys are errors with a did-you-mean suggestion; bad values
 name the task, the parameter, the value and what was expected.
+
+:func:`param_strings` gives the parameters back as Ikomia does (a dict of strings, ``""``
+for None, JSON text for lists and dicts), in a form that validates back to the same values.
 """
 
 from __future__ import annotations
 
+import enum
+import json
 import types
 import typing
 from typing import Any
@@ -59,14 +64,61 @@ class TaskParams(BaseModel):
         out = dict(data)
         for key, value in data.items():
             field = _field_for_key(cls, key)
-            if (
-                field is not None
-                and isinstance(value, str)
-                and value.strip() in _NONE_STRINGS
-                and _is_optional(cls.model_fields[field].annotation)
-            ):
+            if field is None or not isinstance(value, str):
+                continue
+            annotation = cls.model_fields[field].annotation
+            # a field that takes text keeps its spaces: only the exact "none" words mean None there
+            text = value if _takes_text(annotation) else value.strip()
+            if text in _NONE_STRINGS and _is_optional(annotation):
                 out[key] = None
+            elif value.strip()[:1] in ("[", "{") and _is_container(annotation):
+                out[key] = _json_or_text(value)
         return out
+
+
+def param_strings(params: TaskParams) -> dict[str, str]:
+    """``params`` as Ikomia's ``get_parameters()`` gives them: ``{field: text}`` with ``str(value)`` (bools
+    ``"True"``/``"False"``), ``""`` for None and JSON text for lists, tuples and dicts. Each text validates
+    back to the same value (``set_parameters(param_strings(p))`` changes nothing)."""
+    return {name: _param_text(getattr(params, name)) for name in type(params).model_fields}
+
+
+def _param_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        return json.dumps(list(value) if isinstance(value, (set, frozenset)) else value, default=str)
+    if isinstance(value, enum.Enum):
+        return str(value.value)  # as validation takes it back
+    return str(value)
+
+
+def _takes_text(annotation: Any) -> bool:
+    """True when ``annotation`` (or one member of a union) is ``str`` or a Literal of strings."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_takes_text(a) for a in typing.get_args(annotation))
+    if origin is typing.Literal:
+        return any(isinstance(a, str) for a in typing.get_args(annotation))
+    return annotation is str
+
+
+def _is_container(annotation: Any) -> bool:
+    """True when ``annotation`` (or one member of a union) is a list, tuple, set or dict type."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_container(a) for a in typing.get_args(annotation))
+    if origin is typing.Annotated:
+        return _is_container(typing.get_args(annotation)[0])
+    return (origin or annotation) in (list, tuple, set, frozenset, dict)
+
+
+def _json_or_text(value: str) -> Any:
+    """``value`` parsed as JSON, or the text itself when it is not JSON (validation then names the field)."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 PATH_KEY = "x-path"  # json_schema_extra marker of path parameters: "input" (must exist) or "output"
@@ -212,7 +264,22 @@ def build_params(
     if unknown or problems:
         valid = f"; valid: {', '.join(model.model_fields)}" if unknown else ""
         raise ParamError(f"task '{task_name}': {'; '.join(unknown + problems)}{valid}")
+    _keep_defaults_unset(params, base)
     return params
+
+
+def _keep_defaults_unset(params: TaskParams, base: TaskParams | None) -> None:
+    """A field given the value it already had (Ikomia scripts write back all of ``get_parameters()``) stays
+    a default: it is not an explicit choice that, e.g., overrides a checkpoint's architecture."""
+    before = base if base is not None else type(params).model_construct()
+    was_set = base.model_fields_set if base is not None else set()
+    same = {
+        name
+        for name in params.model_fields_set - was_set
+        if getattr(params, name) == getattr(before, name, object())
+    }
+    if same:
+        object.__setattr__(params, "__pydantic_fields_set__", params.model_fields_set - same)
 
 
 def check_param_defaults(task_cls: type) -> None:

@@ -211,12 +211,15 @@ class Port:
     """A named, typed input or output of a task.
 
     ``optional``: an input that may stay unconnected, or an output a task may leave empty.
+    ``forwards``: on an output, the input port whose value it passes on unchanged (Ikomia's classifiers
+    forward their input image on output 0); runs do not save such an output again as a file.
     """
 
     name: str
     type: type[DataType]
     optional: bool = False
     description: str = ""
+    forwards: str = ""
 
     def describe(self) -> str:
         opt = ", optional" if self.optional else ""

@@ -1,4 +1,4 @@
-"""The Task base class: typed parameters, typed ports, run()."""
+"""The Task base class: typed parameters, typed ports (read through IO objects), run()."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 from workflow.core.context import RunContext, current_context
 from workflow.core.errors import ParamError, PortError, did_you_mean
-from workflow.core.params import TaskParams, build_params, check_param_defaults
+from workflow.core.io import INPUT, OUTPUT, TaskIO, make_io
+from workflow.core.params import TaskParams, build_params, check_param_defaults, param_strings
 from workflow.core.ports import AnnotatedImage, Image, Port
 from workflow.core.progress import progress_bar
 
@@ -17,9 +18,10 @@ class Task:
 
     Subclasses set ``name``, ``Params`` (a :class:`TaskParams` model), ``inputs``
     and ``outputs`` (tuples of :class:`Port`) and implement :meth:`run`, which
-    reads ``self.get_input(...)`` / ``self.params`` and calls ``self.set_output(...)``.
-    Tasks that can process several items at once (e.g. a model forward pass on a
-    batch) override :meth:`run_batch`.
+    reads ``self.get_input(...).data`` (or the IO methods, e.g. ``get_image()``) and
+    ``self.params``, and calls ``self.set_output(...)``. Tasks that can process several
+    items at once (e.g. a model forward pass on a batch) override :meth:`run_batch`,
+    which takes and returns dicts of raw values.
     """
 
     name: ClassVar[str] = ""
@@ -62,9 +64,12 @@ class Task:
         if changed:
             self.on_params_changed(changed)
 
-    def get_parameters(self) -> dict[str, Any]:
-        """Current parameters as native Python values."""
-        return self._params.model_dump()
+    def get_parameters(self) -> dict[str, str]:
+        """Current parameters as Ikomia gives them: ``{name: str(value)}``, ``""`` for None.
+
+        ``set_parameters(get_parameters())`` changes nothing; the typed values are ``self.params``.
+        """
+        return param_strings(self._params)
 
     def on_params_changed(self, changed: set[str]) -> None:
         """Hook: drop state that depends on the changed parameters (e.g. a loaded model)."""
@@ -83,25 +88,44 @@ class Task:
         return find_port(cls, cls.outputs, name, "output")
 
     def set_input(self, name: str | int, value: Any) -> None:
+        """Check ``value`` against the input port's type and store it (None clears the port)."""
         port = self.input_port(name)
         if value is None:
             self._inputs.pop(port.name, None)
             return
-        self._inputs[port.name] = _checked(self, port, value, "input")
+        self._inputs[port.name] = _checked(self, port, value, INPUT)
 
-    def get_input(self, name: str | int, default: Any = None) -> Any:
-        port = self.input_port(name)
-        if port.name not in self._inputs and not port.optional and default is None:
-            raise PortError(f"task '{self.id}': required input '{port.name}' ({port.type.label}) has no data")
-        return self._inputs.get(port.name, default)
+    def get_input(self, name: str | int) -> TaskIO:
+        """The IO object of an input port (by name or index); its raw value is ``.data``."""
+        return make_io(self, self.input_port(name), INPUT)
+
+    def get_inputs(self) -> list[TaskIO]:
+        """The IO objects of every input port, in declaration order."""
+        return [make_io(self, port, INPUT) for port in self.inputs]
 
     def set_output(self, name: str | int, value: Any) -> None:
         """Check ``value`` against the port's type (normalising it) and store it."""
         port = self.output_port(name)
-        self._outputs[port.name] = _checked(self, port, value, "output")
+        self._outputs[port.name] = _checked(self, port, value, OUTPUT)
 
-    def get_output(self, name: str | int) -> Any:
-        return self._outputs.get(self.output_port(name).name)
+    def get_output(self, name: str | int) -> TaskIO:
+        """The IO object of an output port (by name or index); its raw value is ``.data``."""
+        return make_io(self, self.output_port(name), OUTPUT)
+
+    def get_outputs(self) -> list[TaskIO]:
+        """The IO objects of every output port, in declaration order."""
+        return [make_io(self, port, OUTPUT) for port in self.outputs]
+
+    def port_values(self, kind: str) -> dict[str, Any]:
+        """The live ``{port name: raw value}`` dict of this task's ``"input"`` or ``"output"`` ports (what
+        IO objects read and write; ports without data are absent).
+
+        Raises:
+            ValueError: ``kind`` is neither "input" nor "output".
+        """
+        if kind not in (INPUT, OUTPUT):
+            raise ValueError(f"task '{self.id}': port kind must be 'input' or 'output', got {kind!r}")
+        return self._inputs if kind == INPUT else self._outputs
 
     def check_outputs(self, outputs: dict[str, Any]) -> None:
         """Check one item's outputs after a run: every required output present, and each value against
@@ -119,10 +143,7 @@ class Task:
                     )
                 continue
             if not checked:
-                outputs[port.name] = _checked(self, port, value, "output")
-
-    def get_outputs(self) -> dict[str, Any]:
-        return dict(self._outputs)
+                outputs[port.name] = _checked(self, port, value, OUTPUT)
 
     def clear(self) -> None:
         """Forget inputs and outputs of the previous run (keeps loaded models)."""
@@ -169,7 +190,7 @@ class Task:
         return self._outputs.get(self.outputs[0].name) if self.outputs else None
 
     def get_image_with_graphics(self) -> Any:
-        """The last run's first image output (annotated images first), or None (Ikomia's call)."""
+        """The last run's first image output as an array (annotated images first), or None (Ikomia's call)."""
         for kind in (AnnotatedImage, Image):
             port = next((p for p in self.outputs if issubclass(p.type, kind)), None)
             if port is not None:

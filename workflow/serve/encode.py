@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import base64
-import io
 from typing import Any
 
+from workflow.core.imaging import JPEG_QUALITY, encode_image
+
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
-JPEG_QUALITY = 90
-
-
-def encode_image(array: Any, fmt: str) -> bytes:
-    """An HxWx3 uint8 RGB array as PNG or JPEG bytes."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    image = Image.fromarray(array)
-    if fmt == "jpeg":
-        image.save(buf, format="JPEG", quality=JPEG_QUALITY)
-    else:
-        image.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+__all__ = ["JPEG_QUALITY", "MEDIA_TYPES", "encode_image", "image_json"]
 
 
 def image_json(array: Any, fmt: str) -> dict[str, Any]:

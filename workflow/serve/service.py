@@ -77,7 +77,7 @@ class PipelineService:
             {
                 "id": t.id,
                 "task": t.name,
-                "params": t.get_parameters(),
+                "params": t.params.model_dump(mode="json"),  # typed values (get_parameters() gives strings)
                 "overridable": sorted(request_params(t)),
                 "inputs": [p.describe() for p in t.inputs],
                 "outputs": [p.describe() for p in t.outputs],
@@ -150,7 +150,7 @@ class PipelineService:
                 start = time.perf_counter()
                 items = self.wf.run_items([jobs[i].inputs for i in idx], static_cache=self.static_cache)
                 run_s = time.perf_counter() - start
-                task_s = {k: round(v, 6) for k, v in self.wf.get_time_metrics().items()}
+                task_s = {k: round(v, 6) for k, v in self.wf.get_task_seconds().items()}
             finally:
                 self._apply(restore)
             for i, item in zip(idx, items):
@@ -164,7 +164,7 @@ class PipelineService:
         previous = []
         for tid, pairs in overrides:
             task = self.wf.get_task(tid)
-            current = task.get_parameters()
+            current = task.params.model_dump()
             previous.append((tid, tuple((n, current[n]) for n, _ in pairs)))
             task.set_parameters(dict(pairs))
         return tuple(previous)

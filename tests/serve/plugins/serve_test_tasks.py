@@ -37,7 +37,7 @@ class DominantColour(Task):
         return super().run_batch(items)
 
     def run(self) -> None:
-        image = self.get_input("image")
+        image = self.get_input("image").data
         means = image.reshape(-1, 3).mean(axis=0).astype(np.float64)
         if self.params.warmup_fail and image.shape[:2] == (64, 64):
             raise RuntimeError("refusing the warm-up image")

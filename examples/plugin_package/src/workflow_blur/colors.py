@@ -26,7 +26,7 @@ class DominantColor(Task):
     outputs = (Port("classification", Classification, description="colours with their share, best first"),)
 
     def run(self) -> None:
-        means = self.get_input("image").reshape(-1, 3).mean(axis=0)
+        means = self.get_input("image").get_image().reshape(-1, 3).mean(axis=0)
         shares = means / means.sum() if means.sum() > 0 else means + 1 / 3
         scores = sorted(
             (ClassScore(COLORS[i], i, float(shares[i])) for i in range(3)), key=lambda c: -c.score
@@ -35,7 +35,6 @@ class DominantColor(Task):
         # too
         self.set_output("classification", ClassificationResult(scores[: self.params.top_k]))
 
-    def get_results(self) -> list[ClassScore]:
-        """The top-k ClassScore list, as ``infer_torchvision_resnext`` returns it."""
-        result = self.get_output("classification")
-        return list(result) if result is not None else []
+    def get_results(self) -> ClassificationResult:
+        """The top-k ClassScore list, as ``infer_torchvision_resnext`` returns it (empty before a run)."""
+        return self.get_output("classification").data or ClassificationResult()

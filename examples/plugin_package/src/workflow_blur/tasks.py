@@ -33,7 +33,7 @@ class BlurImage(Task):
     def run(self) -> None:
         import cv2
 
-        image = self.get_input("image")
+        image = self.get_input("image").get_image()
         size = 2 * self.params.radius + 1
         if self.params.kernel == "gaussian":
             out = cv2.GaussianBlur(image, (size, size), 0)
