@@ -56,9 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     describe = sub.add_parser("describe", parents=[common], help="a task's parameters and ports")
     describe.add_argument("task", help="task name (see 'workflow list')")
     validate = sub.add_parser("validate", parents=[common], help="check pipeline files (no model is loaded)")
-    validate.add_argument("files", nargs="+", metavar="FILE", help="pipeline YAML file(s)")
+    validate.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="pipeline file(s): .yaml, .yml or .json (ours or exported by Ikomia)",
+    )
     run = sub.add_parser("run", parents=[common], help="run a pipeline on files, folders, videos or urls")
-    run.add_argument("file", metavar="FILE", help="pipeline YAML file")
+    run.add_argument(
+        "file", metavar="FILE", help="pipeline file: .yaml, .yml or .json (ours or exported by Ikomia)"
+    )
     run.add_argument(
         "-i",
         "--input",

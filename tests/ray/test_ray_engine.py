@@ -59,7 +59,7 @@ def test_ray_run_gives_the_local_rows_and_resumes(ray_cluster, data, capsys):
     report = wf.run_on(
         folder=tmp / "photos", engine="ray", output_dir=out, actors=2, actor_cpus=1, batch_size=4
     )
-    assert set(wf.get_time_metrics()) >= {"classify", "total"}
+    assert set(wf.get_task_seconds()) >= {"classify", "total"}
     local_rows = read_csv(tmp / "local" / "results.csv")
     assert sorted(r["path"] for r in local_rows) == rels
     assert_same_rows(read_csv(out / "results.csv"), local_rows)

@@ -37,7 +37,7 @@ class Brightness(Task):
     outputs = (Port("classification", Classification),)
 
     def run(self):
-        mean = float(self.get_input("image").mean()) / 255
+        mean = float(self.get_input("image").data.mean()) / 255
         scores = sorted([ClassScore("bright", 1, mean), ClassScore("dark", 0, 1 - mean)], key=lambda c: -c.score)
         self.set_output("classification", ClassificationResult(scores))
 
@@ -51,7 +51,7 @@ class Sleepy(Task):
     def run(self):
         open(os.environ["SLEEPY_MARKER"], "w").close()
         time.sleep(0.5)
-        self.set_output("image", self.get_input("image"))
+        self.set_output("image", self.get_input("image").data)
 '''
 
 PIPELINE = """version: 1
@@ -155,6 +155,40 @@ def test_validate_reports_ok_and_every_problem_one_per_line(env, capsys, tmp_pat
         "error: bad.yaml:6: task 'gray': task: unknown task 'greyscale' (did you mean 'grayscale'?); "
         "run 'workflow list' to see the registered tasks",
     ]
+
+
+def test_validate_and_run_take_json_files_ours_and_ikomias(env, capsys, photos, tmp_path):
+    import yaml
+
+    (tmp_path / "pipe.json").write_text(json.dumps(yaml.safe_load(PIPELINE), indent=2))
+    code, out, err = run_cli(capsys, "validate", "pipe.json")
+    assert (code, err) == (0, "")
+    assert out == "ok: pipe.json: 3 task(s): blur -> gray -> light; outputs: label, gray\n"
+    names = ["blur_image", "grayscale", "brightness"]  # as IkomiaCore's CWorkflow::saveJSON writes them
+    ikomia = {
+        "metadata": {"name": "from_ikomia", "description": "", "keywords": ""},
+        "tasks": [
+            {
+                "task_id": i,
+                "task_data": {"name": n, "parameters": [{"name": "radius", "value": "1"}] * (i == 0)},
+            }
+            for i, n in enumerate(names)
+        ],
+        "connections": [
+            {"source_id": s, "source_index": 0, "target_id": t, "target_index": 0}
+            for s, t in ((-1, 0), (0, 1), (1, 2))
+        ],
+    }
+    (tmp_path / "ik.json").write_text(json.dumps(ikomia))
+    code, out, err = run_cli(capsys, "run", "ik.json", "-i", str(photos), "-o", "ik_out")
+    assert code == 0, err
+    assert out.startswith("done: 3 processed, 0 failed")
+    assert len(list(csv.DictReader(open(tmp_path / "ik_out" / "results.csv")))) == 3
+    (tmp_path / "pipe.txt").write_text(PIPELINE)
+    code, out, err = run_cli(capsys, "validate", "pipe.txt")
+    assert code == 1 and err == (
+        "error: pipe.txt: unknown pipeline file type '.txt' (use .json for JSON, .yaml or .yml for YAML)\n"
+    )
 
 
 def test_validate_loads_no_model(env, capsys, tmp_path, monkeypatch):

@@ -43,10 +43,11 @@ def test_engine_dispatch_imports_the_named_function(monkeypatch, tmp_path):
     wf = Workflow()
     report = wf.run_on(folder=tmp_path, engine="fake", output_dir=tmp_path / "out", actors=3)
     assert calls == [(wf, tmp_path, {"output_dir": tmp_path / "out", "actors": 3})]
-    assert wf.get_time_metrics() == {"classify": 1.5, "total": 1.5} and report.processed == 0
+    assert wf.get_task_seconds() == {"classify": 1.5, "total": 1.5} and report.processed == 0
 
 
 class FakeReport:
     processed = 0
+    elapsed = 1.5
     times = {"classify": 1.5}
     outputs: dict = {}

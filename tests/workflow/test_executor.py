@@ -32,7 +32,7 @@ class Relay(Task):
     outputs = (Port("image", CountingImage),)
 
     def run(self) -> None:
-        self.set_output("image", self.get_input("image"))
+        self.set_output("image", self.get_input("image").data)
 
 
 class RawBatch(Task):

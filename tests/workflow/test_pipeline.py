@@ -45,7 +45,7 @@ def test_load_auto_connects_in_file_order_and_keeps_params(reg):
     )
     assert wf.name == "demo"
     assert [t.id for t in wf.tasks] == ["inv", "cls"]
-    assert wf.get_task("inv").get_parameters()["amount"] == 200
+    assert wf.get_task("inv").params.amount == 200
     assert set(wf.edges) == {Edge(INPUTS, "image", "inv", "image"), Edge("inv", "image", "cls", "image")}
     out = wf.run(image=np.full((4, 4, 3), 10, np.uint8))
     assert out["pred"].top.label == "bright"  # 200 - 10 = 190 is bright

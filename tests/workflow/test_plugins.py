@@ -141,7 +141,7 @@ class T(Task):
     outputs = (Port("image", Image),)
 
     def run(self):
-        self.set_output("image", self.get_input("image"))
+        self.set_output("image", self.get_input("image").data)
 """)
 
 

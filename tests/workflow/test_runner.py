@@ -50,7 +50,7 @@ class ShapeProbe(Task):
         return super().run_batch(items)
 
     def run(self):
-        img = self.get_input("image")
+        img = self.get_input("image").data
         self.shapes.append(img.shape)
         from workflow.core.results import ClassificationResult, ClassScore
 
@@ -172,11 +172,11 @@ def test_run_on_twice_with_different_inputs_gives_fresh_outputs(tmp_path, wf):
     assert first.outputs["mean_classifier.classification"].top.label == "dark"
     second = run_on(wf, path=tmp_path / "bright.png")
     assert second.outputs["mean_classifier.classification"].top.label == "bright"
-    assert wf.get_task("mean_classifier").get_output("classification").top.label == "bright"
-    assert (wf.get_task("invert").get_output("image") == 5).all()
+    assert wf.get_task("mean_classifier").get_output("classification").data.top.label == "bright"
+    assert (wf.get_task("invert").get_output("image").data == 5).all()
     third = run_on(wf, array=np.full((3, 3, 3), 0, np.uint8))
     assert third.outputs["mean_classifier.classification"].top.label == "dark"
-    assert (wf.get_task("invert").get_output("image") == 255).all()
+    assert (wf.get_task("invert").get_output("image").data == 255).all()
 
 
 def test_failed_run_leaves_no_stale_output(tmp_path):
@@ -185,7 +185,7 @@ def test_failed_run_leaves_no_stale_output(tmp_path):
     run_on(wf, array=np.full((2, 2, 3), 1, np.uint8))
     with pytest.raises(TaskRunError, match="task 'fail_on_13' failed"):
         run_on(wf, array=np.full((2, 2, 3), 13, np.uint8))
-    assert task.get_output("image") is None
+    assert task.get_output("image").data is None
 
 
 def test_single_image_with_output_dir_writes_results(tmp_path, wf):
@@ -213,18 +213,33 @@ def test_run_on_needs_exactly_one_source_and_a_known_input(tmp_path, wf):
 
 
 # -- decoding hints and batching ---------------------------------------------------------------
-def test_reduced_scale_decoding_follows_the_tasks_hints(tmp_path):
+def _probe_on_a_big_jpeg(tmp_path: Path, hint: int) -> tuple[Workflow, ShapeProbe]:
+    """A folder ``tmp_path/in`` holding one 800x1200 JPEG, and a workflow whose probe asks for ``hint``."""
     big = Image.fromarray(np.random.default_rng(0).integers(0, 255, (800, 1200, 3), dtype=np.uint8))
     (tmp_path / "in").mkdir()
     big.save(tmp_path / "in" / "big.jpg")
     wf = Workflow(registry=make_registry())
     probe = wf.add_task(ShapeProbe(), auto_connect=True)
-    probe.hint = 100
+    probe.hint = hint
+    return wf, probe
+
+
+def test_ports_carry_full_size_images_whatever_the_tasks_decode_hints(tmp_path):
+    """A task's decode hint (the side its model needs) never shrinks what its ports carry (issue 18)."""
+    wf, probe = _probe_on_a_big_jpeg(tmp_path, 100)
     run_on(wf, folder=tmp_path / "in")
-    assert probe.shapes == [(100, 150, 3)]  # 1/8 scale keeps the shorter side >= 100
-    other = wf.add_task(ShapeProbe(task_id="full"), auto_connect=True)  # gives no hint: full decode for all
-    run_on(wf, folder=tmp_path / "in")
-    assert probe.shapes[-1] == (800, 1200, 3) and other.shapes == [(800, 1200, 3)]
+    run_on(wf, path=tmp_path / "in" / "big.jpg")
+    assert probe.shapes == [(800, 1200, 3)] * 2
+    assert probe.get_input("image").get_image().shape == (800, 1200, 3)
+
+
+def test_a_folder_run_that_saves_no_image_decodes_at_the_models_scale(tmp_path):
+    """Nobody sees the ports of a folder run's items when no image is saved: big JPEGs are decoded at
+    reduced scale down to what the tasks ask (libjpeg's DCT scaling: ~2x faster); single images stay full."""
+    wf, probe = _probe_on_a_big_jpeg(tmp_path, 100)
+    run_on(wf, folder=tmp_path / "in", output_dir=tmp_path / "out", save_images=False)
+    run_on(wf, path=tmp_path / "in" / "big.jpg", save_images=False)
+    assert probe.shapes == [(100, 150, 3), (800, 1200, 3)]  # 1/8 scale keeps the short side >= 100
 
 
 def test_default_batch_size_comes_from_batch_hints(tmp_path):
@@ -431,7 +446,7 @@ class FailBright(Task):
     outputs = (Port("image", ports.AnnotatedImage),)
 
     def run(self):
-        img = self.get_input("image")
+        img = self.get_input("image").data
         if img.mean() > 128:
             raise ValueError("too bright")
         self.set_output("image", img)
@@ -477,7 +492,7 @@ def test_run_inputs_passes_non_image_inputs_to_every_item(tmp_path):
     assert {(e.src_port, e.dst_port) for e in wf.edges} == {("image", "image"), ("model", "model")}
     write_images(tmp_path / "in", {"a.png": 3})
     run_inputs(wf, {"image": str(tmp_path / "in"), "model": "weights.pt"}, tmp_path / "out")
-    assert clf.get_input("model") == Path("weights.pt")
+    assert clf.get_input("model").data == Path("weights.pt")
 
 
 def test_a_workflow_without_inputs_runs_once(tmp_path):
@@ -543,3 +558,31 @@ def test_an_optional_output_does_not_prefix_the_main_output_columns(tmp_path):
         "detections.count",
         "detections.boxes",
     ]
+
+
+class Forwarder(Task):
+    """Forwards its input (as Ikomia's classifiers do on output 0) beside an inverted copy."""
+
+    name = "forwarder"
+    inputs = (Port("image", ports.Image),)
+    outputs = (
+        Port("original", ports.Image, forwards="image"),
+        Port("inverted", ports.AnnotatedImage),
+    )
+
+    def run(self):
+        image = self.get_input("image").data
+        self.set_output("original", image)
+        self.set_output("inverted", 255 - image)
+
+
+def test_an_output_that_forwards_the_input_is_not_saved_again(tmp_path):
+    write_images(tmp_path / "in", {"a.png": 10, "sub/b.png": 20})
+    reg = make_registry()
+    reg.register(Forwarder)
+    wf = Workflow(registry=reg)
+    wf.add_task(name="forwarder", auto_connect=True)
+    run_on(wf, folder=tmp_path / "in", output_dir=tmp_path / "out")
+    saved = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
+    assert saved == ["a.png", "sub/b.png"]  # the inverted images, at the input's relative paths
+    assert np.all(np.asarray(Image.open(tmp_path / "out" / "a.png")) == 245)

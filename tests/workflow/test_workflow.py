@@ -117,15 +117,19 @@ def test_run_returns_outputs_and_time_metrics(wf):
     wf.add_task(name="invert", params={"amount": 200}, auto_connect=True)
     out = wf.run(image=image(50))
     assert (out["image"] == 150).all()
-    times = wf.get_time_metrics()
-    assert set(times) == {"invert", "total"} and times["total"] >= times["invert"] >= 0
+    seconds = wf.get_task_seconds()
+    assert set(seconds) == {"invert", "total"} and seconds["total"] >= seconds["invert"] >= 0
+    metrics = wf.get_time_metrics()  # Ikomia's shape, in milliseconds
+    assert set(metrics) == {"total_time", "invert"}
+    assert metrics["invert"]["task_time"] == pytest.approx(seconds["invert"] * 1000)
+    assert metrics["invert"]["time_from_start"] == metrics["invert"]["task_time"] <= metrics["total_time"]
 
 
 def test_run_twice_gives_fresh_outputs(wf):
     inv = wf.add_task(name="invert", auto_connect=True)
     wf.run(image=image(5))
     wf.run(image=image(250))
-    assert (inv.get_output("image") == 5).all()
+    assert (inv.get_output("image").data == 5).all()
     with pytest.raises(PortError, match="received no data"):
         wf.run()
 

@@ -1,9 +1,10 @@
-"""YAML pipeline files <-> a :class:`~workflow.graph.graph.Graph` (or a subclass given), with staged
-validation.
+"""Pipeline files (YAML or JSON, and Ikomia's exported JSON) <-> a :class:`~workflow.graph.graph.Graph` (or a
+subclass given), with staged validation.
 
 Stages, all before any model is built (tasks are constructed, and must load
-models lazily): 1) YAML syntax (safe loader only), 2) schema, 3) task names,
-4) params, 5) references, 6) port types and auto-connect, 7) cycles and
+models lazily): 1) syntax (YAML's safe loader, or JSON, by the file's suffix),
+1b) an Ikomia workflow file mapped to the same document (:mod:`._ikomia`), 2) schema,
+3) task names, 4) params, 5) references, 6) port types and auto-connect, 7) cycles and
 unconnected inputs. Each problem is one line naming the file, line, task id and
 field; :func:`load_workflow` raises a :class:`PipelineError` for the first
 stage that finds any (``err.problems`` lists them all).
@@ -26,7 +27,8 @@ from workflow.core.params import describe_params
 from workflow.core.ports import resolve_data_type
 from workflow.core.task import Task
 from workflow.graph.graph import INPUTS, Graph
-from workflow.pipeline._parse import parse_yaml
+from workflow.pipeline._ikomia import from_ikomia, is_ikomia_document
+from workflow.pipeline._parse import file_format, parse_text
 from workflow.pipeline._paths import missing_paths, resolve_paths
 from workflow.pipeline.save import dump_workflow, save_workflow
 from workflow.pipeline.schema import (
@@ -68,10 +70,12 @@ def load_workflow(
     """Build a ``graph_cls`` (e.g. :class:`workflow.Workflow`) from a pipeline file, after every check
     (``check_paths``: also that every path parameter that must exist does).
 
+    ``.json`` files are JSON (our format, or a workflow exported by Ikomia), ``.yaml``/``.yml`` YAML.
     Relative path parameters are read from the file's folder (:mod:`workflow.pipeline._paths`).
 
     Raises:
-        PipelineError: the first problem found, as ``<file>:<line>: task '<id>': <field>: <message>``.
+        PipelineError: the first problem found, as ``<file>:<line>: task '<id>': <field>: <message>``;
+            a file of another suffix.
     """
     wf, problems = _load(path, registry, graph_cls, check_paths)
     if problems:
@@ -80,10 +84,15 @@ def load_workflow(
 
 
 def loads_workflow(
-    text: str, registry: Registry | None = None, source: str = "<string>", graph_cls: type[G] = Graph
+    text: str,
+    registry: Registry | None = None,
+    source: str = "<string>",
+    graph_cls: type[G] = Graph,
+    fmt: str = "yaml",
 ) -> G:
-    """Like :func:`load_workflow`, from YAML text; ``source`` names it in messages."""
-    wf, problems = _build(text, source, registry or default_registry(), graph_cls)
+    """Like :func:`load_workflow`, from YAML (or, with ``fmt="json"``, JSON) text; ``source`` names it in
+    messages."""
+    wf, problems = _build(text, source, registry or default_registry(), graph_cls, fmt=fmt)
     if problems:
         raise pipeline_error(problems)
     return wf
@@ -104,8 +113,18 @@ def _load(
         return None, [Problem(str(path), None, "", f"cannot read the pipeline file: {exc}")]
     except FileReadError as exc:  # missing, a FIFO or device, too large
         return None, [Problem(str(path), None, "", f"cannot read the pipeline file: {exc.reason}")]
+    try:
+        fmt = file_format(path)
+    except PipelineError as exc:  # a problem like any other: validate_file lists it
+        return None, [Problem(str(path), None, "", str(exc).removeprefix(f"{path}: "))]
     return _build(
-        text, str(path), registry or default_registry(), graph_cls, Path(path).resolve().parent, check_paths
+        text,
+        str(path),
+        registry or default_registry(),
+        graph_cls,
+        Path(path).resolve().parent,
+        check_paths,
+        fmt,
     )
 
 
@@ -116,10 +135,17 @@ def _build(
     graph_cls: type[G],
     base_dir: Path | None = None,
     check_paths: bool = False,
+    fmt: str = "yaml",
 ) -> tuple[G | None, list[Problem]]:
-    data, locator, problems = parse_yaml(text, source)
+    if fmt not in ("yaml", "json"):
+        raise ValueError(f"fmt {fmt!r}: expected 'yaml' or 'json'")
+    data, locator, problems = parse_text(text, source, fmt)
     if problems:
         return None, problems
+    if fmt == "json" and is_ikomia_document(data):
+        data, locator, problems = from_ikomia(data, locator, registry)
+        if problems:
+            return None, problems
     spec, problems = check_schema(data, locator)
     if problems:
         return None, problems

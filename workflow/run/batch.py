@@ -72,15 +72,20 @@ class BatchStep:
         self.strict, self.save_files = strict, save_files
         self.static_cache = static_cache if static_cache is not None else {}
 
+    reduced_decode = False  # set by a run whose items' ports nobody sees (see Run.prepare)
+
     def prepare(self, times: dict[str, float]) -> int | None:
-        """Run the static tasks not yet run, prepare the per-item tasks; returns the decode hint.
+        """Run the static tasks not yet run, prepare the per-item tasks; returns the decode hint (None: decode
+        at full size, what the tasks' ports carry, unless :attr:`reduced_decode` allows less).
 
         Raises:
             SetupError: a task failed to prepare. WorkflowError: as raised by a static task.
         """
         run_static(self.graph, self.static_cache, times)
         prepare_tasks(self.graph, self.static_cache, self.constants)
-        return decode_hint(self.graph, self.input_name) if self.input_name else None
+        if self.reduced_decode and self.input_name:
+            return decode_hint(self.graph, self.input_name)
+        return None
 
     def __call__(self, items: list[Item], times: dict[str, float]) -> list[Outcome]:
         """The outcome of each of ``items`` (decoded), in order; ``times`` receives the seconds per task.

@@ -2,7 +2,7 @@
 
 Order of a run (:meth:`Run.execute`): open the results files (carrying resumed rows over),
 then, when anything is left to do, prepare (static tasks once, :meth:`Task.prepare` on the
-per-item tasks, the decode hint) and drive the batches, writing and flushing each batch's rows
+per-item tasks) and drive the batches, writing and flushing each batch's rows
 before the next; then finish (results.json, report.json, a rank's done marker) and merge
 (rank 0 of a torchrun launch merges every rank's parts). Ctrl-C is held back while rows are
 written. A :class:`~workflow.core.errors.SetupError` (or any error of a strict, single-image
@@ -179,7 +179,7 @@ class Run:
             self.videos = VideoOutputs(source, self.recorder)
 
     def prepare(self) -> int | None:
-        """Get this process ready to execute batches (static tasks, prepare(), decode hint); returns the hint."""
+        """Get this process ready to execute batches (static tasks, prepare()); returns the decode hint."""
         self.step = BatchStep(
             self.graph,
             self.recorder,
@@ -189,10 +189,16 @@ class Run:
             save_files=self.videos is None,
             static_cache=self.static_cache,
         )
+        # Ports hold full-size images. Only a folder or video run that saves no image (nobody looks at its
+        # items' ports) may decode big JPEGs at the scale the tasks' models need: ~2x faster.
+        self.step.reduced_decode = not self.source.strict and not self.opt.save_images
         return self.step.prepare(self.report.times)
 
-    def batches(self, hint: int | None) -> Generator[list[Outcome], None, None]:
+    def batches(self, hint: int | None = None) -> Generator[list[Outcome], None, None]:
         """The outcomes of the source's items, batch after batch (a bad item alone, as soon as it is read).
+
+        ``hint`` is what :meth:`prepare` returned: the smallest side the tasks need, when the run may
+        decode at reduced scale (else None: full size).
 
         Raises:
             InputError: a bad item of a strict (single-image) source.

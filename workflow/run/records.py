@@ -32,9 +32,12 @@ class Recorder:
         names = graph.output_names()
         ports = {n: graph.get_task(tid).output_port(port) for n, (tid, port) in names.items()}
         self.types = {n: p.type for n, p in ports.items()}
-        self.image_outputs = [n for n, t in self.types.items() if issubclass(t, Image)]
+        # image outputs saved as files (or videos); one that forwards its task's input is the input itself
+        self.image_outputs = [
+            n for n, t in self.types.items() if issubclass(t, Image) and not ports[n].forwards
+        ]
         # one always-filled table-like output: its columns need no "<output>." prefix
-        bare = {n for n, p in ports.items() if n not in self.image_outputs and not p.optional}
+        bare = {n for n, p in ports.items() if not issubclass(p.type, Image) and not p.optional}
         self.bare = bare if len(bare) == 1 else set()
 
     def columns(self, key_fields: tuple[str, ...]) -> list[str]:

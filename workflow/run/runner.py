@@ -3,7 +3,11 @@
 Every kind of source goes through the same loop (:func:`workflow.run.loop.run_source`),
 so one image and a folder share one write path. Single images raise on error; folders
 and videos record bad files in the report and carry on. Folders are decoded ahead in
-threads (at reduced scale when every task fed says how small it may be). See :func:`run_on`.
+threads, at full size (the images on the ports are the files' own). See :func:`run_on`.
+
+A folder goes to a workflow in one of two ways (Ikomia's rule, :func:`folder_input`): when no
+task takes an image from the workflow's inputs and one takes a folder (a dataset or path input),
+the folder itself is fed to it, once (e.g. training); otherwise its images are run one by one.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from typing import Any
 from workflow.core.distributed import dist_info
 from workflow.core.errors import InputError, did_you_mean
 from workflow.core.imaging import load_image
-from workflow.core.ports import Image
+from workflow.core.ports import Dataset, DataType, Image
+from workflow.core.ports import Path as PathType
 from workflow.graph.graph import INPUTS, Graph
-from workflow.run.batch import decode_hint
 from workflow.run.loop import RunOptions, default_batch_size, image_input, output_folder, run_source
 from workflow.run.report import RunInterrupted, RunReport
 from workflow.run.sources import (
@@ -34,7 +38,16 @@ from workflow.run.sources import (
     load_url,
 )
 
-__all__ = ["run_on", "run_inputs", "run_once", "RunReport", "RunInterrupted", "decode_hint"]
+__all__ = [
+    "run_on",
+    "run_inputs",
+    "run_once",
+    "folder_input",
+    "takes_folder",
+    "takes_images",
+    "RunReport",
+    "RunInterrupted",
+]
 log = logging.getLogger(__name__)
 
 
@@ -58,9 +71,11 @@ def run_on(
 
     Args:
         path, array, url: one image; runs once and raises on any error (naming the file).
-        folder: every image below it (recursive, sorted); bad files go to ``report.errors``.
+        folder: every image below it (recursive, sorted); bad files go to ``report.errors``. Or the
+            folder itself, once, when the workflow takes a folder rather than images (:func:`folder_input`).
         video: every frame (a ``frame`` column in the results).
-        input: the workflow input fed with the images (default: the first image-typed one).
+        input: the workflow input fed with the images (default: the first image-typed one), or with the
+            folder itself when it is a dataset or path input.
         output_dir: where results.csv/.json, report.json and saved images go (folder structure kept).
             Without it, rows are returned in ``report.rows``.
         batch_size: items per batch (default: the largest ``batch_hint()`` of the per-item tasks, else 8).
@@ -85,6 +100,12 @@ def run_on(
         )
     kind, value = next(iter(given.items()))
     graph.validate()
+    if kind == "folder":
+        target = folder_input(graph, input)
+        if target is not None:
+            if not Path(value).is_dir():
+                raise InputError(f"{value}: not a folder (input '{target}')")
+            return run_once(graph, output_dir, extra_inputs={**(extra_inputs or {}), target: Path(value)})
     input_name = image_input(graph, input)
     out = output_folder(output_dir)
     size = batch_size or default_batch_size(graph)
@@ -106,6 +127,47 @@ def run_on(
             PathSource(value) if kind == "path" else UrlSource(value) if kind == "url" else ArraySource(value)
         )
     return run_source(graph, source, options)
+
+
+def takes_images(dtype: type[DataType]) -> bool:
+    """Whether a workflow input of this type is fed with images (an image type, or one that accepts any)."""
+    return issubclass(dtype, Image) or dtype.accepts(Image)
+
+
+def takes_folder(dtype: type[DataType]) -> bool:
+    """Whether a port of this type takes a folder: a path or a dataset (not a model file, not 'any')."""
+    return issubclass(dtype, PathType) and dtype.accepts(Dataset)
+
+
+def folder_input(graph: Graph, name: str | None = None) -> str | None:
+    """The workflow input a folder run feeds the folder itself to, or None: its images are run one by one.
+
+    With ``name``: that input, unless it takes images. Without: when no task consumes an image input
+    of the workflow, the first consumed input that takes a folder (:func:`takes_folder`), as Ikomia
+    runs a folder input that a task takes as a path once instead of image by image.
+
+    Raises:
+        InputError: ``name`` is not an input of the workflow (with a suggestion), or takes neither images
+            nor a folder.
+    """
+    if name is not None:
+        if name not in graph.inputs:
+            raise InputError(
+                f"workflow '{graph.name}' has no input '{name}'{did_you_mean(name, graph.inputs)}; "
+                f"inputs: {', '.join(graph.inputs) or 'none'}"
+            )
+        dtype = graph.inputs[name]
+        if takes_images(dtype):
+            return None
+        if not takes_folder(dtype):
+            raise InputError(
+                f"workflow '{graph.name}': input '{name}' ({dtype.label}) takes neither images nor a folder"
+            )
+        return name
+    consumed = [n for n in graph.inputs if any(e.src == INPUTS and e.src_port == n for e in graph.edges)]
+    if any(takes_images(graph.inputs[n]) for n in consumed):
+        return None
+    return next((n for n in consumed if takes_folder(graph.inputs[n])), None)
 
 
 def run_inputs(

@@ -61,6 +61,7 @@ class Source:
         """The ``source`` entry of report.json."""
         return {}
 
-    def items(self, min_side: int | None) -> Iterator[Item]:
-        """Yield the items, decoding images (JPEGs at reduced scale down to ``min_side`` when given)."""
+    def items(self, min_side: int | None = None) -> Iterator[Item]:
+        """Yield the items, images decoded at full size (what the tasks' ports carry), or for big JPEGs at
+        reduced scale down to ``min_side`` when the run allows it (a folder run that saves no image)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement items()")

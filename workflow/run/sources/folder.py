@@ -81,7 +81,7 @@ class FolderSource(Source):
             "world_size": self.world_size,
         }
 
-    def items(self, min_side: int | None) -> Iterator[Item]:
+    def items(self, min_side: int | None = None) -> Iterator[Item]:
         def decode(p: Path) -> Item:
             item = Item({"path": self.rel[p]}, self.rel[p])
             try:

@@ -39,7 +39,7 @@ class VideoSource(Source):
     def describe(self) -> dict[str, Any]:
         return {"video": str(self.video)}
 
-    def items(self, min_side: int | None) -> Iterator[Item]:
+    def items(self, min_side: int | None = None) -> Iterator[Item]:  # frames come decoded
         name = self.video.name
         read = 0
         for index, frame in background(iter_video_frames(self.video), self.ahead):

@@ -27,8 +27,8 @@ class PathSource(Source):
     def describe(self) -> dict[str, Any]:
         return {"path": str(self.file)}
 
-    def items(self, min_side: int | None) -> Iterator[Item]:
-        yield Item({"path": self.file.name}, self.file.name, image=load_image(self.file, min_side=min_side))
+    def items(self, min_side: int | None = None) -> Iterator[Item]:  # one image: always full size
+        yield Item({"path": self.file.name}, self.file.name, image=load_image(self.file))
 
 
 class ArraySource(Source):
@@ -45,7 +45,7 @@ class ArraySource(Source):
     def describe(self) -> dict[str, Any]:
         return {"array": "array.png"}
 
-    def items(self, min_side: int | None) -> Iterator[Item]:
+    def items(self, min_side: int | None = None) -> Iterator[Item]:  # one image: always full size
         yield Item({"path": "array.png"}, "array.png", image=self.array)
 
 
@@ -64,9 +64,9 @@ class UrlSource(Source):
     def describe(self) -> dict[str, Any]:
         return {"url": self.url}
 
-    def items(self, min_side: int | None) -> Iterator[Item]:
+    def items(self, min_side: int | None = None) -> Iterator[Item]:  # one image: always full size
         name = url_file_name(self.url)
-        yield Item({"path": name}, name, image=load_url(self.url, min_side=min_side))
+        yield Item({"path": name}, name, image=load_url(self.url))
 
 
 class NoImageSource(Source):
@@ -84,5 +84,5 @@ class NoImageSource(Source):
     def describe(self) -> dict[str, Any]:
         return {"inputs": sorted(self.inputs)}
 
-    def items(self, min_side: int | None) -> Iterator[Item]:
+    def items(self, min_side: int | None = None) -> Iterator[Item]:  # one image: always full size
         yield Item({}, self.name)
