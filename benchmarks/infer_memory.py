@@ -40,7 +40,7 @@ class MeanColor(Task):
     early = 200
 
     def run(self) -> None:
-        img = self.get_input("image")
+        img = self.get_input("image").data
         means = img.reshape(-1, 3).mean(axis=0) / 255
         order = np.argsort(-means)
         self.set_output(

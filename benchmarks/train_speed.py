@@ -70,7 +70,7 @@ def task_loop(
         epochs=epochs,
         batch_size=batch_size,
         input_size=input_size,
-        pretrained=False,
+        use_pretrained=False,
         feature_extract=False,
         num_workers=workers,
         output_folder=str(out),
@@ -78,7 +78,7 @@ def task_loop(
     )
     result = train(params)
     info = {}
-    for line in (out / "params.yaml").read_text().splitlines():
+    for line in (result.run_dir / "params.yaml").read_text().splitlines():
         if line.startswith("# ") and ": " in line:
             key, value = line[2:].split(": ", 1)
             info[key] = value

@@ -93,17 +93,20 @@ def draw_boxes(image: np.ndarray, boxes: Sequence[Sequence[float]], texts: Seque
 def item_outputs(
     image: np.ndarray, detections: DetectionsResult | None, found: ImageClassification, min_side: int = 0
 ) -> dict[str, Any]:
-    """The task's outputs for one image: ``classification``, the annotated ``image`` (enlarged only to reach
-    ``min_side``) and, in ROI mode, the relabelled ``detections`` drawn on it."""
+    """The task's outputs for one image: the ``original`` image (the same array, unchanged),
+    ``classification``, the annotated ``image`` (a copy, enlarged only to reach ``min_side``) and, in ROI
+    mode, the relabelled ``detections`` drawn on it."""
     if detections is None:
         top = found.whole.top
         return {
-            "classification": found.whole,
+            "original": image,
             "image": draw_labels(image, [f"{top.label} {top.score:.2f}"] if top else [], min_side),
+            "classification": found.whole,
         }
     texts = [f"{r.top.label} {r.top.score:.2f}" if r.top else "" for r in found.boxes]
     return {
-        "classification": found.whole,
+        "original": image,
         "detections": relabelled(detections, found.boxes),
         "image": draw_boxes(image, detections.boxes, texts),
+        "classification": found.whole,
     }

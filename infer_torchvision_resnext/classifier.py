@@ -35,10 +35,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ImageClassification:
-    """The classes of one image (``whole``) and of each of its boxes (``boxes``, empty without boxes)."""
+    """The classes of one image (``whole``, top-k) and of each of its boxes (``boxes``, empty without boxes);
+    ``probabilities``: every class's probability for the whole image, in head order."""
 
     whole: ClassificationResult
     boxes: list[ClassificationResult] = field(default_factory=list)
+    probabilities: np.ndarray | None = None
 
 
 class Classifier:
@@ -160,12 +162,14 @@ class Classifier:
         """
         plan = plan_crops(images, boxes)
         wanted = [c for c in plan if not c.empty]
-        results = iter(self._top_k(self._probabilities(images, wanted), top_k or self.top_k))
+        probs = self._probabilities(images, wanted)
+        results = iter(zip(self._top_k(probs, top_k or self.top_k), probs))
         out = [ImageClassification(ClassificationResult([])) for _ in images]
         for crop in plan:
-            res = ClassificationResult([]) if crop.empty else next(results)
+            res, row = (ClassificationResult([]), None) if crop.empty else next(results)
             if crop.box < 0:
                 out[crop.item].whole = res
+                out[crop.item].probabilities = row
             else:
                 out[crop.item].boxes.append(res)
         return out

@@ -28,8 +28,8 @@ from infer_torchvision_resnext.models import (
     ModelSetupError,
     create_model,
     ensure_weights_available,
+    pick_weights,
     resolve_arch,
-    resolve_weights,
     weights_cache_path,
 )
 from infer_torchvision_resnext.recipe import Preprocessing
@@ -108,7 +108,7 @@ def resolve_source(
         with blame(task_id, where):
             return _checkpoint_source(Path(path), config, arch, class_names, task_id, where)
     with blame(task_id, "parameter 'pretrained_weights'"):
-        weights = resolve_weights(arch, config.pretrained_weights)
+        weights = pick_weights(arch, config.pretrained_weights)
         ensure_weights_available(weights)
     names = list(weights.meta["categories"])
     if class_names is not None:

@@ -1,12 +1,13 @@
 """Model building through torchvision's weights API (no hand-written URLs).
 
-Public verbs: :func:`resolve_arch`, :func:`resolve_weights`,
+Public verbs: :func:`resolve_arch`, :func:`resolve_weights`, :func:`pick_weights`,
 :func:`ensure_weights_available`, :func:`create_model`. Pretrained state dicts
 are loaded with ``weights_only=True`` so a tampered cache file cannot run code.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ MODEL_NAMES = {
 }
 ARCHS = tuple(MODEL_NAMES.values())
 OFFLINE_ENV = "WORKFLOW_OFFLINE"  # set to 1 to never try a download
+IKOMIA_WEIGHTS = "IMAGENET1K_V1"  # what Ikomia's hub plugins load (torchvision's pretrained=True)
+log = logging.getLogger(__name__)
 
 
 class WeightsUnavailableError(SetupError):
@@ -81,6 +84,30 @@ def resolve_weights(arch: str, which: str = "DEFAULT"):
         ) from None
 
 
+def pick_weights(arch: str, which: str = "DEFAULT"):
+    """The weights to load for ``which``: named weights as they are; ``DEFAULT`` is torchvision's default when
+    its file is cached, else Ikomia's IMAGENET1K_V1 when that file is cached (one INFO line says so), else
+    torchvision's default (to be downloaded by :func:`ensure_weights_available`).
+
+    Raises:
+        ParamError: ``which`` does not exist for this architecture.
+    """
+    weights = resolve_weights(arch, which)
+    if str(which).strip().upper() != "DEFAULT" or weights_cache_path(weights).is_file():
+        return weights
+    ikomia = resolve_weights(arch, IKOMIA_WEIGHTS)
+    if ikomia != weights and weights_cache_path(ikomia).is_file():
+        log.info(
+            "%s: pretrained weights DEFAULT (%s) are not cached; using the cached %s file '%s' (Ikomia's weights)",
+            resolve_arch(arch),
+            weights.name,
+            ikomia.name,
+            weights_cache_path(ikomia),
+        )
+        return ikomia
+    return weights
+
+
 def weights_file_name(weights) -> str:
     """File name torch hub caches ``weights`` under (the last part of its URL)."""
     return os.path.basename(urlparse(weights.url).path)
@@ -99,10 +126,21 @@ def weights_cache_path(weights) -> Path:
 
 
 def _unavailable(weights, reason: str) -> WeightsUnavailableError:
+    enum = type(weights)
+    v1 = (
+        enum[IKOMIA_WEIGHTS]
+        if IKOMIA_WEIGHTS in enum.__members__ and weights != enum[IKOMIA_WEIGHTS]
+        else None
+    )
+    alt = (
+        f" (or {v1}'s '{weights_file_name(v1)}', Ikomia's weights, for pretrained_weights DEFAULT)"
+        if v1
+        else ""
+    )
     return WeightsUnavailableError(
         f"pretrained weights {weights} are not available offline: file '{weights_file_name(weights)}' is not in the "
-        f"torch hub cache '{weights_cache_dir()}' and could not be downloaded ({reason}); put the file there "
-        f"(TORCH_HOME moves the cache) or set model_weight_file to a checkpoint or state dict"
+        f"torch hub cache '{weights_cache_dir()}' and could not be downloaded ({reason}); put the file there"
+        f"{alt} (TORCH_HOME moves the cache) or set model_weight_file to a checkpoint or state dict"
     )
 
 
@@ -179,6 +217,8 @@ __all__ = [
     "ModelSetupError",
     "resolve_arch",
     "resolve_weights",
+    "pick_weights",
+    "IKOMIA_WEIGHTS",
     "weight_choices",
     "weights_file_name",
     "weights_cache_dir",

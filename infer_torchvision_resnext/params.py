@@ -38,6 +38,7 @@ _CUDA_FLAGS = {
     "off": "cpu",
 }
 _FULL_NAMES = {"resnext50_32x4d": "resnext50", "resnext101_32x8d": "resnext101"}
+DEFAULT_INPUT_SIZE = 224  # Ikomia's default; at this value a checkpoint keeps its own size
 
 
 class InferResnextParams(TaskParams):
@@ -48,24 +49,27 @@ class InferResnextParams(TaskParams):
         description="resnext50 (resnext50_32x4d), resnext101 (resnext101_32x8d) or resnext101_64x4d",
     )
     input_size: Rebuilds[int | None] = Field(
-        None,
+        DEFAULT_INPUT_SIZE,
         ge=16,
         le=2048,
-        description="side of the centre crop the model sees; default: the weights' own (224) "
-        "or the checkpoint's; the resize size follows the weights' ratio (e.g. 232/224)",
+        description="side of the centre crop the model sees (Ikomia's 224); a checkpoint of "
+        "train_torchvision_resnext is read at its own size unless this is set to another value than 224 "
+        "(empty: the weights' or checkpoint's own size); the resize size follows the weights' ratio (232/224)",
     )
     pretrained_weights: Rebuilds[Literal["DEFAULT", "IMAGENET1K_V1", "IMAGENET1K_V2"]] = Field(
         "DEFAULT",
-        description="torchvision weights when no model_weight_file is given (V2 is not offered for resnext101_64x4d)",
+        description="torchvision weights when no model_weight_file is given; DEFAULT: torchvision's default "
+        "(V2), or the IMAGENET1K_V1 file (Ikomia's) when only that one is cached; V2 is not offered for "
+        "resnext101_64x4d",
     )
     model_weight_file: Rebuilds[str | None] = path_field(
         None,
         validation_alias=AliasChoices("model_weight_file", "model_path"),
-        description="checkpoint written by train_torchvision_resnext, "
-        "or a plain torchvision state dict (with class_file)",
+        description="weights file (Ikomia's model_path or model_weight_file): a checkpoint written by "
+        "train_torchvision_resnext, or a plain state dict such as its <model_name>.pth (with class_file)",
     )
     class_file: Rebuilds[str | None] = path_field(
-        None, description="class names, one per line (overrides the checkpoint's)"
+        None, description="class names, one per line (overrides the checkpoint's; empty: none)"
     )
     top_k: int = Field(5, ge=1, description="how many classes get_results() returns, best first")
     device: Rebuilds[Literal["auto", "cpu", "cuda"]] = Field(
@@ -106,7 +110,7 @@ class InferResnextParams(TaskParams):
         return ClassifierConfig(
             model_name=self.model_name,
             model_name_explicit="model_name" in self.model_fields_set,
-            input_size=self.input_size,
+            input_size=None if self.input_size == DEFAULT_INPUT_SIZE else self.input_size,
             pretrained_weights=self.pretrained_weights,
             model_weight_file=self.model_weight_file,
             class_file=self.class_file,

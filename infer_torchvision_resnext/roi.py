@@ -60,12 +60,9 @@ def crop_pixels(image: np.ndarray, region: Box | None) -> np.ndarray:
 def relabelled(dets: DetectionsResult, per_box: list[ClassificationResult]) -> DetectionsResult:
     """A new DetectionsResult: same boxes, labels/scores from each box's top class (kept when the box is
     empty)."""
-    labels = [
-        r.top.label if r.top else (dets.labels[i] if i < len(dets.labels) else "")
-        for i, r in enumerate(per_box)
-    ]
+    labels = [r.top.label if r.top else (dets[i]["label"] or "") for i, r in enumerate(per_box)]
     scores = [r.top.score if r.top else 0.0 for r in per_box]
-    return DetectionsResult(list(dets.boxes), labels, scores, per_box)
+    return DetectionsResult(dets.boxes, labels, scores, per_box)
 
 
 __all__ = ["Crop", "plan_crops", "clip_box", "crop_pixels", "relabelled"]

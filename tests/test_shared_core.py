@@ -68,8 +68,8 @@ def checkpoint(tmp_path_factory) -> Path:
 
 def _seen_by_inference(path: Path, checkpoint: Path, shape: tuple[int, ...]) -> np.ndarray:
     """The image the inference task received from the engine for ``path``: its annotated output, brought back
-    to
-    ``shape`` (small images are enlarged by a whole factor before labelling); the label covers the top-left corner."""
+    to ``shape`` (small images are enlarged by a whole factor before labelling); the label covers the top-left
+    corner."""
     wf = Workflow()
     task = wf.add_task(name="infer_torchvision_resnext", auto_connect=True)
     task.set_parameters(
@@ -91,8 +91,13 @@ def test_exif_rotated_photo_is_upright_in_training_and_inference_with_the_same_p
     assert np.abs(seen[100:, 60:].astype(int) - GREEN).max() < 40  # ...green band at the bottom
     assert np.abs(seen[10:80, 60:].astype(int) - BLUE).max() < 40
     assert np.array_equal(train.decode(0), seen)  # augmentation's limit (90 px) also allows 1/2 scale here
-    inferred = _seen_by_inference(files["phone"], checkpoint, seen.shape)
-    assert np.array_equal(inferred[60:], seen[60:])  # the same pixels (below the label)
+    from workflow.core.imaging import load_image
+
+    full = load_image(files["phone"])  # what inference's ports carry: the engine's decode at full size
+    assert full.shape == (240, 320, 3)
+    assert np.abs(full[::2, ::2].astype(int) - seen.astype(int)).mean() < 8  # the same upright picture
+    inferred = _seen_by_inference(files["phone"], checkpoint, full.shape)
+    assert np.array_equal(inferred[120:], full[120:])  # the same pixels (below the label)
 
 
 def test_transparent_pixels_are_white_in_training_and_inference(files, checkpoint):

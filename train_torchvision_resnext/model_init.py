@@ -22,8 +22,8 @@ from infer_torchvision_resnext.models import (
     WeightsUnavailableError,
     create_model,
     ensure_weights_available,
+    pick_weights,
     resolve_arch,
-    resolve_weights,
 )
 from infer_torchvision_resnext.recipe import Preprocessing
 from train_torchvision_resnext.distributed import DistContext
@@ -58,7 +58,7 @@ def resolve_start(
     """Decide the architecture, the starting weights and their preprocessing (at ``params.input_size``).
 
     Priority: the ``resume`` checkpoint (its own recipe), then ``model_weight_file`` (a checkpoint of
-    this task or a torchvision state dict), then torchvision's pretrained weights (``pretrained``:
+    this task or a torchvision state dict), then torchvision's pretrained weights (``use_pretrained``:
     their mean/std and resize ratio), else random initialisation with ImageNet normalisation.
     A checkpoint's manifest decides the architecture; ``model_name`` left at its default follows it
     (:func:`~infer_torchvision_resnext.checkpoint.format.resolve_checkpoint_arch`, the rule inference follows
@@ -71,7 +71,7 @@ def resolve_start(
         SetupError: an explicit ``model_name`` that differs from a checkpoint's architecture.
         CheckpointError: an unusable ``model_weight_file``.  ParamError: unknown weights.
         WeightsUnavailableError: pretrained weights neither cached nor downloadable (one line: file, cache
-            folder, and ``pretrained: false`` as the way out).
+            folder, and ``use_pretrained: false`` as the way out).
     """
     explicit = "model_name" in params.model_fields_set
     if resume is not None:
@@ -91,25 +91,27 @@ def resolve_start(
             arch, checkpoint.manifest.preprocessing.with_crop_size(params.input_size), checkpoint=checkpoint
         )
     arch = resolve_arch(params.model_name)
-    if params.pretrained:
-        weights = resolve_weights(arch, params.pretrained_weights)
-        ctx.main_first(lambda: _fetch(weights, task_id))  # rank 0 downloads alone; the same error everywhere
+    if params.use_pretrained:
+        # rank 0 picks (DEFAULT, else a cached IMAGENET1K_V1) and downloads alone; the same error everywhere
+        weights = ctx.main_first(lambda: _fetch(pick_weights(arch, params.pretrained_weights), task_id))
         return Start(arch, Preprocessing.from_weights(weights, params.input_size), weights=weights)
     if params.feature_extract:
         log.warning(
-            "%s: feature_extract with pretrained=false trains only the head on top of a random, frozen "
+            "%s: feature_extract with use_pretrained=false trains only the head on top of a random, frozen "
             "backbone; set feature_extract to false to train the whole network",
             task_id,
         )
     return Start(arch, Preprocessing.default(params.input_size))
 
 
-def _fetch(weights, task_id: str) -> None:
+def _fetch(weights, task_id: str):
+    """``weights``, once their file is in the torch hub cache."""
     try:
         ensure_weights_available(weights)
+        return weights
     except WeightsUnavailableError as exc:
         raise WeightsUnavailableError(
-            f"task '{task_id}': parameter 'pretrained': {exc}, or set pretrained: false to "
+            f"task '{task_id}': parameter 'use_pretrained': {exc}, or set use_pretrained: false to "
             f"start from random weights"
         ) from None
 

@@ -1,4 +1,9 @@
-"""Typed parameters of the ``train_torchvision_resnext`` task (Ikomia's names accepted as aliases)."""
+"""Typed parameters of the ``train_torchvision_resnext`` task.
+
+Ikomia's hub plugin's parameters keep their names and defaults (model_name, batch_size 8, epochs 15,
+learning_rate 0.001, momentum 0.9, weight_decay 1e-4, input_size 224, num_workers 0, use_pretrained,
+feature_extract, export_pth, export_onnx, output_folder); the others are ours.
+"""
 
 from __future__ import annotations
 
@@ -49,13 +54,15 @@ class TrainParams(TaskParams):
     warmup_epochs: float = Field(1.0, ge=0, le=100_000, description="linear warmup length (cosine scheduler)")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy label smoothing")
     input_size: int = Field(224, ge=16, le=1024, description="side of the square crop the model sees")
-    pretrained: bool = Field(
+    use_pretrained: bool = Field(
         True,
-        validation_alias=_alias("pretrained", "use_pretrained"),
-        description="start from torchvision's ImageNet weights",
+        validation_alias=_alias("use_pretrained", "pretrained"),
+        description="start from torchvision's ImageNet weights (pretrained_weights)",
     )
     pretrained_weights: Literal["DEFAULT", "IMAGENET1K_V1", "IMAGENET1K_V2"] = Field(
-        "DEFAULT", description="which torchvision weights (V2 is not offered for resnext101_64x4d)"
+        "DEFAULT",
+        description="which torchvision weights; DEFAULT: torchvision's default, or the IMAGENET1K_V1 file "
+        "(Ikomia's) when only that one is cached (V2 is not offered for resnext101_64x4d)",
     )
     model_weight_file: str | None = path_field(
         None,
@@ -69,7 +76,11 @@ class TrainParams(TaskParams):
         True, description="random horizontal flips while training (turn off for digits or text)"
     )
     num_workers: int | None = Field(
-        None, ge=0, le=MAX_WORKERS, description="data-loading worker processes (empty: automatic)"
+        0,
+        ge=0,
+        le=MAX_WORKERS,
+        description="data-loading worker processes; 0 (Ikomia's default): load in the training process; "
+        "auto or empty: half the usable cores, at most 4",
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where to train")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
@@ -89,18 +100,27 @@ class TrainParams(TaskParams):
         "training images (best.int8/, used by inference's precision int8/auto) and record its "
         "val top-1 and agreement with fp32 in metrics.json; skipped without the openvino extra",
     )
-    export_pth: bool = Field(True, description="kept for Ikomia scripts: best.pt/last.pt are always written")
+    export_pth: bool = Field(
+        True,
+        description="also write <model_name>.pth (e.g. resnext50.pth): the best weights as a plain state dict, "
+        "as Ikomia's training does; best.pt and last.pt (with their manifest) are always written",
+    )
     output_folder: str | None = path_field(
         None,
         must_exist=False,
-        description="run folder (default: runs/train_torchvision_resnext/<timestamp> "
-        "under the working directory)",
+        description="folder of the runs: each run writes a new <YYYYmmdd-HHMMSS> folder inside "
+        "(default: runs/train_torchvision_resnext under the working directory)",
     )
 
     @field_validator("model_name", "optimizer", "scheduler", "device", "precision", mode="before")
     @classmethod
     def _lower_choice(cls, value):
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("num_workers", mode="before")
+    @classmethod
+    def _auto_workers(cls, value):
+        return None if isinstance(value, str) and value.strip().lower() == "auto" else value
 
     @field_validator("pretrained_weights", mode="before")
     @classmethod

@@ -1,5 +1,5 @@
 """The run folder: where it is, and the files that describe the run (params.yaml, split.json,
-skipped_files.txt)."""
+skipped_files.txt, classes.txt)."""
 
 from __future__ import annotations
 
@@ -13,44 +13,74 @@ import yaml
 
 from train_torchvision_resnext.data import DatasetSplit
 from train_torchvision_resnext.params import TrainParams
+from workflow.core.errors import ParamError
 from workflow.core.files import atomic_write_text, escape_line_text, unescape_line_text
 
 RUNS_FOLDER = Path("runs") / "train_torchvision_resnext"
+MAX_SAME_SECOND = 1000  # runs started in one second into one output folder (then it is an error)
 
 
 def prepare_run_dir(
     params: TrainParams, task_id: str, output_dir: str | Path | None = None, resume=None
 ) -> Path:
-    """Create and return the run folder.
+    """Create and return the run folder: a new ``<YYYYmmdd-HHMMSS>`` folder inside the output folder.
 
-    ``output_folder`` when set; else the folder of the checkpoint being resumed; else a new
-    ``<timestamp>`` folder under ``output_dir/<task id>`` (when the runner gives one) or
-    ``./runs/train_torchvision_resnext``. Resuming into another folder copies ``best.pt`` there.
+    The output folder is ``output_folder`` when set, else ``output_dir/<task id>`` (when the runner gives
+    one), else ``./runs/train_torchvision_resnext``. A run never writes into another run's folder (a second
+    run in the same second gets ``-2``, ``-3``...), as Ikomia's training writes a new timestamped folder per
+    run. Resuming continues in the resumed run's folder, unless ``output_folder`` names another folder: then
+    a new run folder there starts with a copy of the resumed ``best.pt`` (and ``<model_name>.pth``).
+
+    Raises:
+        ParamError: ``output_folder`` is a file, or cannot be created (one line naming it).
     """
+    resumed_dir = resume.path.parent.resolve() if resume is not None else None
     if params.output_folder:
-        run_dir = Path(params.output_folder).expanduser()
-    elif resume is not None:
-        run_dir = resume.path.parent
+        base = Path(params.output_folder).expanduser()
+    elif resumed_dir is not None:
+        return resumed_dir
     else:
         base = Path(output_dir) / task_id if output_dir else Path.cwd() / RUNS_FOLDER
-        run_dir = _fresh(base / time.strftime("%Y%m%d-%H%M%S"))
-    run_dir = run_dir.resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if (
-        resume is not None
-        and resume.path.parent.resolve() != run_dir
-        and (resume.path.parent / "best.pt").is_file()
-    ):
-        shutil.copy2(resume.path.parent / "best.pt", run_dir / "best.pt")
+    base = base.resolve()
+    if resumed_dir is not None and resumed_dir.parent == base:
+        return resumed_dir
+    run_dir = _fresh_dir(base, time.strftime("%Y%m%d-%H%M%S"))
+    if resumed_dir is not None:  # the best weights so far, also as Ikomia's <model_name>.pth
+        for best in [resumed_dir / "best.pt", *sorted(resumed_dir.glob("*.pth"))]:
+            if best.is_file() and not best.is_symlink():
+                shutil.copy2(best, run_dir / best.name)
     return run_dir
 
 
-def _fresh(path: Path) -> Path:
-    candidate, n = path, 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}-{n}")
-        n += 1
-    return candidate
+def _fresh_dir(base: Path, stamp: str) -> Path:
+    """Create and return ``base/stamp`` (or ``stamp-2``, ``-3``...): ``mkdir`` without ``exist_ok`` claims
+    the name, so two runs (processes included) never share a folder."""
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ParamError(f"parameter 'output_folder': '{base}' is not a folder") from None
+    except OSError as exc:
+        raise ParamError(
+            f"parameter 'output_folder': cannot create '{base}' ({exc.strerror or type(exc).__name__})"
+        ) from None
+    for n in range(1, MAX_SAME_SECOND + 1):
+        candidate = base / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise ParamError(
+        f"parameter 'output_folder': '{base}' already holds {MAX_SAME_SECOND} runs started at {stamp}"
+    )
+
+
+def write_ikomia_classes(run_dir: Path, class_names: list[str]) -> Path:
+    """``classes.txt``: one class name per line, in head order (what Ikomia's inference reads as
+    ``class_file``)."""
+    path = run_dir / "classes.txt"
+    atomic_write_text(path, "".join(f"{name}\n" for name in class_names))
+    return path
 
 
 def write_run_files(
@@ -66,9 +96,11 @@ def write_run_files(
     """
     values = params.model_dump()
     values["dataset_folder"] = str(split.root.resolve())
-    values["output_folder"] = str(run_dir)
+    values["output_folder"] = str(run_dir.parent)  # repeating the run writes a new folder beside this one
     values["num_workers"] = resolved["num_workers"]
-    header = "".join(f"# {k}: {json.dumps(v)}\n" for k, v in resolved.items())
+    header = f"# run_folder: {json.dumps(str(run_dir))}\n" + "".join(
+        f"# {k}: {json.dumps(v)}\n" for k, v in resolved.items()
+    )
     atomic_write_text(
         run_dir / "params.yaml",
         "# train_torchvision_resnext parameters (load with set_parameters to repeat the run)\n"

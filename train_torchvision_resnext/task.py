@@ -13,12 +13,13 @@ from workflow.core.task import Task
 class TrainTorchvisionResnext(Task):
     """Train a torchvision ResNeXt on an image-folder dataset.
 
-    The dataset comes from the ``dataset`` input or the ``dataset_folder`` parameter.
-    Outputs the best checkpoint (``model``: ``best.pt``, which ``infer_torchvision_resnext``
-    takes on its ``model`` input) and the per-epoch metrics (``metrics``). The run folder
-    also holds last.pt, metrics.csv/json, curves.png, confusion.png and params.yaml.
-    Under torchrun every rank trains (DDP); rank 0 alone writes files; all ranks output
-    the same model path.
+    The dataset folder comes from input 0 ``dataset`` (as Ikomia's ``get_input(0).set_path(folder)``, the
+    ``dataset_classification`` task, or ``run_on(folder=...)``) or the ``dataset_folder`` parameter.
+    Each run writes a new timestamped folder inside ``output_folder``: ``classes.txt`` and
+    ``<model_name>.pth`` (Ikomia's files), best.pt and last.pt (with their manifest), metrics.csv/json,
+    curves.png, confusion.png and params.yaml. Outputs the best checkpoint (``model``: ``best.pt``, which
+    ``infer_torchvision_resnext`` takes on its ``model`` input) and the per-epoch metrics (``metrics``).
+    Under torchrun every rank trains (DDP); rank 0 alone writes files; all ranks output the same model path.
     """
 
     name = "train_torchvision_resnext"
@@ -29,7 +30,7 @@ class TrainTorchvisionResnext(Task):
             "dataset",
             Dataset,
             optional=True,
-            description="image folder: train/ and val/ with <class>/ inside, or one <class>/ tree to split",
+            description="dataset folder: train/ and val/ with <class>/ inside, or one <class>/ tree to split",
         ),
     )
     outputs = (
@@ -45,7 +46,7 @@ class TrainTorchvisionResnext(Task):
         from train_torchvision_resnext.trainer import train
 
         self.result = train(
-            self.params, self.get_input("dataset"), task_id=self.id, output_dir=self.context.output_dir
+            self.params, self.get_input("dataset").data, task_id=self.id, output_dir=self.context.output_dir
         )
         self.set_output("model", self.result.best_path)
         self.set_output("metrics", self.result.rows)

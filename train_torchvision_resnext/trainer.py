@@ -1,6 +1,8 @@
 """A whole training run: data, model, epochs, metrics files, checkpoints, resume, DDP, ONNX.
 
-:func:`train` is what the task calls; it can be used directly from Python too.
+:func:`train` is what the task calls; it can be used directly from Python too. Each run reports one line per
+epoch and where it saved, logged at INFO on ``train_torchvision_resnext`` and printed when no logging handler
+would show it (Ikomia's training prints), so a run off a terminal is not silent.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from infer_torchvision_resnext.checkpoint.format import (
     load_checkpoint,
     save_checkpoint,
 )
+from infer_torchvision_resnext.models import MODEL_NAMES
 from infer_torchvision_resnext.preprocess import normalize_nchw
 from infer_torchvision_resnext.recipe import Preprocessing
 from train_torchvision_resnext import export, int8_export, optim
@@ -33,9 +36,10 @@ from train_torchvision_resnext.model_init import build_start_model, resolve_star
 from train_torchvision_resnext.params import TrainParams
 from train_torchvision_resnext.plots import plot_confusion, plot_curves
 from train_torchvision_resnext.precision import autocast_dtype, resolve_train_runtime, torch_device
-from train_torchvision_resnext.rundir import prepare_run_dir, write_run_files
+from train_torchvision_resnext.rundir import prepare_run_dir, write_ikomia_classes, write_run_files
 from train_torchvision_resnext.state import load_resume, rng_state, seed_everything, set_rng_state
 from workflow.core.errors import ParamError
+from workflow.core.files import atomic_target
 
 TASK_NAME = "train_torchvision_resnext"
 log = logging.getLogger(__name__)
@@ -54,6 +58,7 @@ class TrainResult:
     best_top1: float = 0.0
     onnx_path: Path | None = None
     stopped_early: bool = False
+    pth_path: Path | None = None  # <model_name>.pth: the best weights as a plain state dict (export_pth)
     model: torch.nn.Module | None = field(
         default=None, repr=False
     )  # the trained network (last epoch), in memory
@@ -89,11 +94,6 @@ def train(
         )
     if params.export_onnx:
         export.check_onnx_available(task_id)
-    if not params.export_pth:
-        log.warning(
-            "%s: export_pth=false is ignored: best.pt and last.pt are always written (best.pt is the model output)",
-            task_id,
-        )
     runtime = resolve_train_runtime(params.device, params.precision, task_id)
     ctx = init_distributed(runtime.device)
     device = torch_device(runtime.device, ctx.local_rank)
@@ -104,6 +104,25 @@ def train(
             ).fit()
         finally:
             ctx.close()
+
+
+def say(message: str) -> None:
+    """Log ``message`` at INFO and print it when no logging handler would show it."""
+    log.info(message)
+    if not _logging_shows(log):
+        print(message, flush=True)
+
+
+def _logging_shows(logger: logging.Logger) -> bool:
+    """True when a record at INFO from ``logger`` reaches a handler that emits it."""
+    if not logger.isEnabledFor(logging.INFO):
+        return False
+    node: logging.Logger | None = logger
+    while node is not None:
+        if any(h.level <= logging.INFO for h in node.handlers):
+            return True
+        node = node.parent if node.propagate else None
+    return False
 
 
 @contextmanager
@@ -146,13 +165,14 @@ class _Run:
     ):
         self.p, self.device, self.precision, self.ctx, self.task_id = params, device, precision, ctx, task_id
         self.on_epoch_end = on_epoch_end
-        self.arch = ""  # decided with the starting weights, in fit() (a checkpoint's manifest may impose it)
         self.resume = load_resume(params.resume, task_id) if params.resume else None
         self.split: DatasetSplit = ctx.main_first(lambda: load_dataset(folder, params.val_split, params.seed))
         self.names = self.split.class_names
-        self.run_dir = ctx.broadcast(
-            prepare_run_dir(params, task_id, output_dir, self.resume) if ctx.is_main else None
-        )
+        # the starting weights (and the architecture: a checkpoint's manifest may impose it) before the run
+        # folder, so a setup error leaves no empty run folder behind
+        self.start = resolve_start(params, ctx, task_id, self.resume)
+        self.arch = self.start.arch
+        self.run_dir = ctx.main_first(lambda: prepare_run_dir(params, task_id, output_dir, self.resume))
         self.num_workers = (
             capped_num_workers(params.num_workers, ctx.world_size)
             if params.num_workers is not None
@@ -160,9 +180,7 @@ class _Run:
         )
 
     def fit(self) -> TrainResult:
-        p, ctx = self.p, self.ctx
-        start = resolve_start(p, ctx, self.task_id, self.resume)
-        self.arch = start.arch
+        p, ctx, start = self.p, self.ctx, self.start
         prep = self._check_resume(start.preprocessing) if self.resume is not None else start.preprocessing
         loaders = build_loaders(
             self.split,
@@ -199,17 +217,11 @@ class _Run:
         if self.resume is not None:
             first_epoch, history = self._restore(optimizer, scheduler, scaler, early, steps)
         if ctx.is_main:
+            write_ikomia_classes(self.run_dir, self.names)
             write_run_files(self.run_dir, p, self.split, self._resolved(prep))
-            log.info(
-                "%s: %s; %s on %s, %s, %d worker(s), %d process(es); run folder '%s'",
-                self.task_id,
-                self.split.describe(),
-                self.arch,
-                self.device,
-                self.precision,
-                self.num_workers,
-                ctx.world_size,
-                self.run_dir,
+            say(
+                f"{self.task_id}: {self.split.describe()}; {self.arch} on {self.device}, {self.precision}, "
+                f"{self.num_workers} worker(s), {ctx.world_size} process(es); run folder '{self.run_dir}'"
             )
         setup = StepSetup(
             self.device,
@@ -253,17 +265,10 @@ class _Run:
                 self._save_epoch(
                     model, prep, history, row, improved, epoch + 1, optimizer, scheduler, scaler, early, steps
                 )
-                log.info(
-                    "%s: epoch %d/%d  train_loss %.4f  val_loss %.4f  val_top1 %.4f%s  (%.1f s, %.0f img/s)",
-                    self.task_id,
-                    epoch + 1,
-                    p.epochs,
-                    row["train_loss"],
-                    row["val_loss"],
-                    row["val_top1"],
-                    "  *best*" if improved else "",
-                    seconds,
-                    row["train_images_per_s"],
+                say(
+                    f"{self.task_id}: epoch {epoch + 1}/{p.epochs}  train_loss {row['train_loss']:.4f}  "
+                    f"val_loss {row['val_loss']:.4f}  val_top1 {row['val_top1']:.4f}"
+                    f"{'  *best*' if improved else ''}  ({seconds:.1f} s, {row['train_images_per_s']:.0f} img/s)"
                 )
             if self.on_epoch_end is not None:
                 self.on_epoch_end(epoch + 1, row)
@@ -280,6 +285,13 @@ class _Run:
         onnx_path = self._export(prep, loaders) if p.export_onnx and ctx.is_main else None
         if p.quantize_int8 and ctx.is_main:
             int8_export.quantize_run(self.run_dir, self.split.train, self.split.val, task_id=self.task_id)
+        if ctx.is_main:
+            say(
+                f"{self.task_id}: saved to '{self.run_dir}': best.pt (epoch {early.best_epoch}, val_top1 "
+                f"{float(early.best or 0.0):.4f}), last.pt, classes.txt"
+                + (f", {self.pth_path.name}" if p.export_pth else "")
+                + ", metrics.csv/json, curves.png"
+            )
         ctx.barrier()
         return TrainResult(
             self.run_dir,
@@ -291,7 +303,8 @@ class _Run:
             float(early.best or 0.0),
             onnx_path,
             stopped,
-            model,
+            pth_path=self.pth_path if p.export_pth else None,
+            model=model,
         )
 
     # -- resume ---------------------------------------------------------------
@@ -359,6 +372,9 @@ class _Run:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         if improved:
             save_checkpoint(self.run_dir / "best.pt", state, self._manifest(prep, row))
+            if self.p.export_pth:
+                with atomic_target(self.pth_path) as tmp:  # Ikomia's <model_name>.pth: a plain state dict
+                    torch.save(state, tmp)
             plot_confusion(
                 history.confusions[-1],
                 self.names,
@@ -380,6 +396,12 @@ class _Run:
         save_checkpoint(self.run_dir / "last.pt", state, self._manifest(prep, row), extra)
         history.write(self.run_dir)
         plot_curves(history.rows, self.run_dir / "curves.png")
+
+    @property
+    def pth_path(self) -> Path:
+        """``<model_name>.pth`` in the run folder, named after the short model name (``resnext50.pth``)."""
+        short = {arch: name for name, arch in MODEL_NAMES.items()}.get(self.arch, self.arch)
+        return self.run_dir / f"{short}.pth"
 
     def _resolved(self, prep: Preprocessing) -> dict[str, Any]:
         return {

@@ -59,7 +59,7 @@ class Brightness(Task):
     outputs = (Port("classification", Classification),)
 
     def run(self):
-        mean = float(self.get_input("image").mean()) / 255
+        mean = float(self.get_input("image").data.mean()) / 255
         scores = sorted([ClassScore("bright", 1, mean), ClassScore("dark", 0, 1 - mean)], key=lambda c: -c.score)
         self.set_output("classification", ClassificationResult(scores))
 
@@ -81,7 +81,7 @@ class Mark(Task):
     outputs = (Port("image", AnnotatedImage),)
 
     def run(self):
-        self.set_output("image", 255 - self.get_input("image"))
+        self.set_output("image", 255 - self.get_input("image").data)
 
 
 class Pass(Task):
@@ -91,7 +91,7 @@ class Pass(Task):
     outputs = (Port("image", Image),)
 
     def run(self):
-        self.set_output("image", self.get_input("image"))
+        self.set_output("image", self.get_input("image").data)
 
 
 class Sleepy(Task):
@@ -105,7 +105,7 @@ class Sleepy(Task):
         if marker:
             open(marker, "w").close()
         time.sleep(0.3)
-        self.set_output("image", self.get_input("image"))
+        self.set_output("image", self.get_input("image").data)
 '''
 
 

@@ -161,19 +161,22 @@ def _odd_dataset(root, class_b: bytes = b"b"):
 def test_odd_image_names_train_and_round_trip_through_the_run_files(tmp_path):
     import yaml
 
-    data, run = tmp_path / "data", tmp_path / "run"
+    data, runs = tmp_path / "data", tmp_path / "run"
     broken = _odd_dataset(data)
-    res = _train(run, data)
+    res = _train(runs, data)
     assert not res.killed, str(res)
     assert res.rc == 0 and "trained" in res.out, str(res)
+    (run,) = runs.iterdir()  # the run's own folder inside output_folder
     assert sorted(os.listdir(run)) == [
         "best.pt",
+        "classes.txt",
         "confusion.png",
         "curves.png",
         "last.pt",
         "metrics.csv",
         "metrics.json",
         "params.yaml",
+        "resnext50.pth",
         "skipped_files.txt",
         "split.json",
     ]  # no temp file left

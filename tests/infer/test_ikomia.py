@@ -63,7 +63,7 @@ def test_custom_dataset_runs_a_checkpoint_and_the_annotated_image_keeps_the_inpu
     task.set_input(0, small)
     task.run()
     assert task.get_image_with_graphics().shape == small.shape == (85, 128, 3)
-    assert task.get_output(0).top.label == "chelsea"
+    assert task.get_results().top.label == "chelsea" and task.get_output(0).get_image() is small
     task.set_parameters({"annotated_min_side": 170})
     task.run()
     assert task.get_image_with_graphics().shape == (170, 256, 3)
@@ -94,9 +94,11 @@ def test_an_ikomia_script_runs_unchanged(tmp_path, monkeypatch, photos, capsys):
     script = ROOT / "examples" / "ikomia_style.py"
     namespace = runpy.run_path(str(script), run_name="__main__")
     algo = namespace["algo"]
-    assert algo.params.device == "cpu"
+    assert algo.get_parameters()["input_size"] == "224"
     assert algo.get_image_with_graphics().shape == photos["chelsea"].shape
-    results = algo.get_results()
-    assert len(results) == 5 and results[0].label in imagenet_categories()
+    best = algo.get_whole_image_results()[:3]
+    assert len(algo.get_whole_image_results()) == 1000 and best[0][0] in imagenet_categories()
+    assert algo.get_results().top.label == best[0][0]  # our typed result agrees
     out = capsys.readouterr().out
-    assert out.count("saved ") == 2 and out.strip().endswith(f"{results[0].label}: {results[0].score:.3f}")
+    assert out.count("saved ") == 2
+    assert out.strip().splitlines()[-3:] == [f"{name}: {float(conf):.3f}" for name, conf in best]

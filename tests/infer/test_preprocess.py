@@ -69,6 +69,29 @@ def test_huge_image_uses_pillows_reducing_gap_and_stays_close(photos):
     assert np.abs(fast - exact).mean() < 2.0
 
 
+@pytest.mark.parametrize("shape", [(1201, 1805), (1805, 1201), (3001, 4003)])
+def test_big_photos_are_halved_first_and_stay_close_to_pillow_on_the_full_image(photos, shape):
+    """Ports carry full-size photos; the model's crop is computed on a halved copy (2x2 block means, odd edges
+    dropped) with the crop box moved exactly: same geometry, within a level or two of Pillow on the full
+    image."""
+    import cv2
+
+    from infer_torchvision_resnext import preprocess as pp
+
+    photo = cv2.resize(photos["astronaut"], shape[::-1], interpolation=cv2.INTER_CUBIC)
+    prep = Preprocessing(224, 232)
+    small, box = pp._pre_shrink(photo, pp.crop_box(*shape, prep), prep)
+    assert min(small.shape[:2]) >= pp.PRESHRINK_GAP * prep.resize_size > min(small.shape[:2]) / 2
+    assert box == pytest.approx([v / (shape[0] // small.shape[0]) for v in pp.crop_box(*shape, prep)])
+    fast, exact = preprocess(photo, prep).astype(int), preprocess(photo, prep, exact=True).astype(int)
+    assert np.abs(fast - exact).mean() < 0.6 and np.abs(fast - exact).max() <= 8
+    marked = photo.copy()
+    r = min(shape) // 20  # a red square about 23 px wide in the crop
+    marked[shape[0] // 2 - r : shape[0] // 2 + r, shape[1] // 2 - r : shape[1] // 2 + r] = (255, 0, 0)
+    centre = preprocess(marked, prep)[112 - 4 : 112 + 4, 112 - 4 : 112 + 4]
+    assert (centre == (255, 0, 0)).all()  # the centre of the photo is the centre of the crop
+
+
 def test_batch_is_uint8_nhwc(photos):
     batch = preprocess_batch([photos["chelsea"], photos["rocket"]], Preprocessing.default(40))
     assert batch.shape == (2, 40, 40, 3) and batch.dtype == np.uint8

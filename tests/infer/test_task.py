@@ -36,10 +36,10 @@ def classify(task, image, **inputs):
 
 # -- parameters -------------------------------------------------------------------
 def test_defaults_follow_ikomia_names():
-    p = InferTorchvisionResnext().get_parameters()
-    assert p == {
+    task = InferTorchvisionResnext()
+    typed = {
         "model_name": "resnext50",
-        "input_size": None,
+        "input_size": 224,
         "pretrained_weights": "DEFAULT",
         "model_weight_file": None,
         "class_file": None,
@@ -52,6 +52,9 @@ def test_defaults_follow_ikomia_names():
         "annotated_min_side": 0,
         "calibration_folder": None,
     }
+    assert task.params.model_dump() == typed
+    # Ikomia's get_parameters(): strings, "" for none
+    assert task.get_parameters() == {k: "" if v is None else str(v) for k, v in typed.items()}
 
 
 def test_strings_are_coerced_and_aliases_accepted():
@@ -70,7 +73,7 @@ def test_strings_are_coerced_and_aliases_accepted():
             "class_file": "none",
         }
     )
-    p = task.get_parameters()
+    p = task.params.model_dump()
     assert (p["input_size"], p["top_k"], p["batch_size"], p["model_name"]) == (64, 3, 4, "resnext101")
     assert (p["pretrained_weights"], p["device"], p["precision"], p["backend"]) == (
         "IMAGENET1K_V1",
@@ -145,7 +148,7 @@ def test_the_probe_recognises_whole_photos(probe, photos):
 def test_classification_port_serialises_to_json(probe, photos):
     task = make_task(probe[0], top_k=2)
     classify(task, photos["coffee"])
-    out = task.get_output("classification")
+    out = task.get_output("classification").data
     assert isinstance(out, ClassificationResult)
     data = json.loads(json.dumps(Classification.to_jsonable(out)))
     assert [c["label"] for c in data["classes"]] == [c.label for c in out]
@@ -168,7 +171,8 @@ def test_batch_run_matches_single_runs(probe, photos):
     task = make_task(probe[0], batch_size=3)
     images = [photos[n] for n in ("chelsea", "coffee", "rocket", "camera")]
     outs = task.run_batch([{"image": im} for im in images])
-    assert len(outs) == 4 and set(outs[0]) == {"classification", "image"}
+    assert len(outs) == 4 and set(outs[0]) == {"original", "image", "classification"}
+    assert all(out["original"] is im for out, im in zip(outs, images))  # forwarded as it came, full size
     for im, out in zip(images, outs):
         single = classify(task, im)
         assert [c.index for c in out["classification"]] == [c.index for c in single]
@@ -191,7 +195,7 @@ def test_unchanged_params_reuse_the_model_and_changes_rebuild_it(probe, photos, 
     path = probe[0]
     task = make_task(path)
     first = task.load_model()
-    task.set_parameters({"top_k": 2, "batch_size": 2, "input_size": None})  # no model-affecting change
+    task.set_parameters({"top_k": 2, "batch_size": 2, "input_size": 224})  # no model-affecting change
     assert task.load_model() is first
     task.set_parameters({"input_size": "48"})
     second = task.load_model()
@@ -262,9 +266,8 @@ def test_cached_pretrained_weights_give_imagenet_labels(torch_home, no_network, 
     torch.manual_seed(1)
     torch.save(create_model("resnext50").state_dict(), cache)
     task = InferTorchvisionResnext({**FAST, "input_size": 32, "top_k": 3})
-    assert task.decode_hint("image") is None  # nothing prepared yet: no model is loaded for a hint
     task.prepare({})
-    assert task.decode_hint("image") == round(232 * 32 / 224)
+    assert task.load_model().preprocessing.resize_size == round(232 * 32 / 224)
     results = classify(task, photos["coffee"])
     categories = imagenet_categories()
     assert len(results) == 3 and all(categories[c.index] == c.label for c in results)
@@ -272,11 +275,11 @@ def test_cached_pretrained_weights_give_imagenet_labels(torch_home, no_network, 
 
 # -- hints ----------------------------------------------------------------------------
 def test_hints_follow_the_prepared_preprocessing(probe, tmp_path):
+    """The decode hint (used only by folder runs that save no image: ports otherwise carry full-size
+    images) is the prepared model's resize size."""
     task = make_task(tmp_path / "missing.pt", batch_size=6)
     assert task.batch_hint() == 6
-    assert (
-        task.decode_hint("image") is None
-    )  # nothing prepared: no model is loaded (nor error raised) for a hint
+    assert task.decode_hint("image") is None  # nothing prepared: no model is loaded (nor error raised)
     task.prepare({"model": probe[0]})  # the model port's value, the same for every item of the run
     assert task.decode_hint("image") == 73 and task.decode_hint("detections") is None
     task.set_parameters({"input_size": 48})
@@ -334,6 +337,7 @@ def test_roi_mode_classifies_each_box(probe, photos):
     task = make_task(probe[0], top_k=2)
     result = classify(task, canvas, detections=dets)
     assert isinstance(result, DetectionsResult) and result is not dets
+    assert task.get_output("original").data is canvas  # Ikomia's output 0: the input, unchanged
     assert len(result.classifications) == 4 and [len(c) for c in result.classifications] == [2, 2, 0, 2]
     assert (
         result.labels[:2] == ["chelsea", "coffee"]
@@ -348,14 +352,14 @@ def test_roi_mode_classifies_each_box(probe, photos):
     assert [c.index for c in result.classifications[0]] == [c.index for c in alone]
     drawn = task.get_image_with_graphics()
     assert not np.array_equal(drawn[:, 450:453], canvas[:, 450:453])  # the first box's right edge is drawn
-    assert isinstance(task.get_output("classification"), ClassificationResult)  # the whole image, too
+    assert isinstance(task.get_output("classification").data, ClassificationResult)  # the whole image, too
 
 
 def test_roi_mode_with_no_boxes(probe, photos):
     task = make_task(probe[0])
     result = classify(task, photos["coffee"], detections=DetectionsResult())
     assert isinstance(result, DetectionsResult) and len(result) == 0
-    assert task.get_output("classification").top is not None
+    assert task.get_output("classification").data.top is not None
 
 
 # -- image kinds ------------------------------------------------------------------------
@@ -410,8 +414,8 @@ def test_files_through_the_runner_exif_and_16_bit(probe, photos, tmp_path):
     wf.run_on(path=tmp_path / "plain.jpg")
     plain = task.get_results()
     wf.run_on(path=tmp_path / "exif.jpg")
-    h, w = task.get_image_with_graphics().shape[:2]  # decoded at reduced scale (decode_hint) and upright
-    assert w > h and min(h, w) >= task.decode_hint("image")
+    h, w = task.get_image_with_graphics().shape[:2]  # upright and at the file's full size
+    assert (h, w) == upright.shape[:2] == task.get_input("image").get_image().shape[:2]
     assert task.get_results()[0].index == plain[0].index
     wf.run_on(path=tmp_path / "deep.png")
     assert task.get_results()[0].label == "camera"
@@ -453,13 +457,17 @@ def test_folder_run_writes_one_csv_row_per_image_with_top1_and_top_k(probe, phot
     report = wf.run_on(folder=folder, output_dir=tmp_path / "out")
     rows = list(csv.DictReader(open(report.results_csv, newline="")))
     assert [r["path"] for r in rows] == sorted(r["path"] for r in rows) and len(rows) == 3
-    assert list(rows[0])[:4] == ["path", "label", "score", "top_k"]
+    header = list(rows[0])
+    assert header[0] == "path" and header[-3:] == ["label", "score", "top_k"]
     for row in rows:
+        assert all(row[c] == "" for c in header[1:-3])  # the ROI-mode (detections) columns stay empty
         assert row["label"] == row["top_k"].split(";")[0].split(":")[0]
         assert 0.0 < float(row["score"]) <= 1.0 and row["top_k"].count(";") == 1
-    assert sorted(
-        p.relative_to(tmp_path / "out").parent.as_posix() for p in (tmp_path / "out").rglob("*.jpg")
-    ) == [".", "sub", "sub"]
+    # the annotated images keep the sub-folders; the input forwarded on 'original' is not saved again
+    saved = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.jpg"))
+    assert saved == sorted(f"{'sub/' if i else ''}{name}.jpg" for i, name in enumerate(names))
+    with PILImage.open(tmp_path / "out" / saved[0]) as annotated:  # at the input's size
+        assert annotated.size == PILImage.open(folder / saved[0]).size
 
 
 def test_small_images_are_enlarged_before_labelling_only_when_asked():

@@ -14,7 +14,7 @@ def tiny_params(run_dir: Path, dataset: Path, **overrides) -> TrainParams:
         epochs=1,
         batch_size=4,
         input_size=32,
-        pretrained=False,
+        use_pretrained=False,
         feature_extract=False,
         num_workers=0,
         hflip=True,

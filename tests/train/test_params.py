@@ -34,7 +34,8 @@ def test_ports():
 
 
 def test_defaults_follow_the_issue():
-    p = TrainTorchvisionResnext().get_parameters()
+    task = TrainTorchvisionResnext()
+    p = task.params.model_dump()
     expected = dict(
         model_name="resnext50",
         epochs=15,
@@ -43,7 +44,8 @@ def test_defaults_follow_the_issue():
         momentum=0.9,
         weight_decay=1e-4,
         input_size=224,
-        pretrained=True,
+        num_workers=0,
+        use_pretrained=True,
         feature_extract=True,
         optimizer="sgd",
         scheduler="cosine",
@@ -51,9 +53,44 @@ def test_defaults_follow_the_issue():
         early_stopping_patience=0,
         resume=None,
         export_onnx=False,
+        export_pth=True,
         output_folder=None,
     )
     assert {k: p[k] for k in expected} == expected
+    # Ikomia's get_parameters(): its hub plugin's names and defaults, as strings
+    ikomia = task.get_parameters()
+    assert {
+        k: ikomia[k]
+        for k in (
+            "batch_size",
+            "epochs",
+            "learning_rate",
+            "momentum",
+            "weight_decay",
+            "input_size",
+            "num_workers",
+        )
+    } == {
+        "batch_size": "8",
+        "epochs": "15",
+        "learning_rate": "0.001",
+        "momentum": "0.9",
+        "weight_decay": "0.0001",
+        "input_size": "224",
+        "num_workers": "0",
+    }
+    assert (
+        ikomia["use_pretrained"],
+        ikomia["feature_extract"],
+        ikomia["export_pth"],
+        ikomia["export_onnx"],
+    ) == (
+        "True",
+        "True",
+        "True",
+        "False",
+    )
+    assert ikomia["output_folder"] == "" and ikomia["model_name"] == "resnext50"
 
 
 def test_ikomia_names_and_strings_are_accepted():
@@ -72,7 +109,7 @@ def test_ikomia_names_and_strings_are_accepted():
         }
     )
     p = task.params
-    assert (p.pretrained, p.learning_rate, p.epochs, p.batch_size, p.input_size, p.feature_extract) == (
+    assert (p.use_pretrained, p.learning_rate, p.epochs, p.batch_size, p.input_size, p.feature_extract) == (
         False,
         0.05,
         3,
@@ -83,6 +120,9 @@ def test_ikomia_names_and_strings_are_accepted():
     assert p.num_workers == 0 and p.output_folder == "runs/x" and p.model_name == "resnext101"
     task.set_parameters({"num_workers": "none", "resume": ""})
     assert task.params.num_workers is None and task.params.resume is None
+    task.set_parameters({"num_workers": "0"})
+    task.set_parameters({"num_workers": "auto", "pretrained": "true"})  # our names: automatic workers
+    assert task.params.num_workers is None and task.params.use_pretrained is True
     task.set_parameters(
         {
             "optimizer": "AdamW",

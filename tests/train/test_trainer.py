@@ -43,6 +43,8 @@ def test_run_folder_holds_every_file(straight, tiny_digits):
     for name in (
         "best.pt",
         "last.pt",
+        "classes.txt",
+        "resnext50.pth",
         "metrics.csv",
         "metrics.json",
         "curves.png",
@@ -64,12 +66,79 @@ def test_run_folder_holds_every_file(straight, tiny_digits):
         assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_ikomia_files_beside_the_checkpoints(straight):
+    """Ikomia's training writes classes.txt (one class per line) and <model_name>.pth (a plain state dict of
+    the best weights): inference loads them as model_weight_file + class_file."""
+    run = straight.run_dir
+    assert (run / "classes.txt").read_text() == "0\n1\n2\n"
+    plain = torch.load(run / "resnext50.pth", weights_only=True)
+    assert straight.pth_path == run / "resnext50.pth"
+    assert state_equal(plain, load_checkpoint(straight.best_path).state_dict) == []
+
+
+def test_every_run_gets_its_own_folder_inside_output_folder(tmp_path, monkeypatch):
+    """Runs started in the same second into one output folder never share a folder (mkdir claims the name)."""
+    import time
+
+    from train_torchvision_resnext import rundir
+
+    monkeypatch.setattr(time, "strftime", lambda fmt, *a: "20250102-030405")
+    params = TrainParams(output_folder=str(tmp_path / "out"))
+    first = rundir.prepare_run_dir(params, "train")
+    second = rundir.prepare_run_dir(params, "train")
+    assert (first.name, second.name) == ("20250102-030405", "20250102-030405-2")
+    assert first.parent == second.parent == (tmp_path / "out").resolve()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ParamError, match=r"parameter 'output_folder': '.*file' is not a folder"):
+        rundir.prepare_run_dir(TrainParams(output_folder=str(tmp_path / "file")), "train")
+
+    class Resumed:  # what load_resume gives: the checkpoint's path
+        path = first / "last.pt"
+
+    for name in ("best.pt", "resnext50.pth"):
+        (first / name).write_bytes(name.encode())
+    assert rundir.prepare_run_dir(params, "train", resume=Resumed) == first  # inside output_folder: in place
+    elsewhere = rundir.prepare_run_dir(
+        TrainParams(output_folder=str(tmp_path / "new")), "train", resume=Resumed
+    )
+    assert elsewhere.parent == (tmp_path / "new").resolve()  # another output folder: a new run folder there
+    assert sorted(p.name for p in elsewhere.iterdir()) == [
+        "best.pt",
+        "resnext50.pth",
+    ]  # starting from the best
+
+
+def test_epochs_and_the_run_folder_are_reported_off_a_terminal(monkeypatch, capsys):
+    """Ikomia's training prints; ours logs at INFO and prints what no logging handler would show."""
+    import logging
+
+    from train_torchvision_resnext import trainer
+
+    quiet = logging.getLogger("test_quiet_trainer")
+    quiet.propagate = False
+    monkeypatch.setattr(trainer, "log", quiet)
+    trainer.say("epoch 1/1 ...")
+    assert capsys.readouterr().out == "epoch 1/1 ...\n"
+    handler = logging.StreamHandler()
+    quiet.addHandler(handler)
+    quiet.setLevel(logging.INFO)
+    try:
+        trainer.say("epoch 2/2 ...")
+    finally:
+        quiet.removeHandler(handler)
+    assert capsys.readouterr().out == ""  # the handler shows it (on stderr): not printed twice
+
+
 def test_params_yaml_repeats_the_run(straight, tiny_digits):
     text = (straight.run_dir / "params.yaml").read_text()
     assert "# precision:" in text and "# preprocessing:" in text  # what 'auto' resolved to
     saved = TrainParams(**yaml.safe_load(text))
     assert saved.epochs == 2 and saved.seed == 0 and saved.input_size == 32 and saved.num_workers == 0
-    assert saved.dataset_folder == str(tiny_digits.resolve()) and saved.output_folder == str(straight.run_dir)
+    # repeating the run writes a new run folder beside this one
+    assert saved.dataset_folder == str(tiny_digits.resolve()) and saved.output_folder == str(
+        straight.run_dir.parent
+    )
+    assert f"# run_folder: {json.dumps(str(straight.run_dir))}" in text
     split = json.loads((straight.run_dir / "split.json").read_text())
     assert split["class_names"] == ["0", "1", "2"] and len(split["train"]) == 12 and len(split["val"]) == 6
 
@@ -110,16 +179,18 @@ class Killed(Exception):
 
 
 def test_resume_after_a_kill_continues_exactly(straight, tmp_path, tiny_digits):
-    run = tmp_path / "run"
+    out = tmp_path / "runs"
 
     def kill_after_first_epoch(epoch, row):
         if epoch == 1:
             raise Killed
 
     with pytest.raises(Killed):
-        train(tiny_params(run, tiny_digits, epochs=2), on_epoch_end=kill_after_first_epoch)
+        train(tiny_params(out, tiny_digits, epochs=2), on_epoch_end=kill_after_first_epoch)
+    (run,) = out.iterdir()  # the killed run's own folder
     assert load_checkpoint(run / "last.pt").extra["epoch"] == 1
-    resumed = train(tiny_params(run, tiny_digits, epochs=2, resume=str(run)))
+    resumed = train(tiny_params(out, tiny_digits, epochs=2, resume=str(run)))
+    assert resumed.run_dir == run and list(out.iterdir()) == [run]  # continued in place
     assert comparable(resumed.rows) == comparable(straight.rows)
     assert (
         state_equal(
@@ -213,11 +284,12 @@ def test_offline_pretrained_weights_fail_before_training(tmp_path, tiny_digits, 
         match=r"file 'resnext50_32x4d-[0-9a-f]+\.pth' is not in the torch hub cache "
         r"'.*empty_hub/hub/checkpoints'.*model_weight_file",
     ) as exc:
-        train(tiny_params(tmp_path / "run", tiny_digits, pretrained=True))
+        train(tiny_params(tmp_path / "run", tiny_digits, use_pretrained=True))
     assert "\n" not in str(exc.value) and isinstance(exc.value, SetupError)
-    assert str(exc.value).startswith("task 'train_torchvision_resnext': parameter 'pretrained': ")
-    assert "set pretrained: false" in str(exc.value)
-    assert not (tmp_path / "run" / "best.pt").exists()
+    assert str(exc.value).startswith("task 'train_torchvision_resnext': parameter 'use_pretrained': ")
+    assert "set use_pretrained: false" in str(exc.value)
+    assert "resnext50_32x4d-7cdf4587.pth" in str(exc.value)  # Ikomia's V1 file would do too
+    assert not (tmp_path / "run").exists()  # no empty run folder left behind
 
 
 def test_export_onnx_without_the_extra_fails_up_front(tmp_path, tiny_digits, monkeypatch):
@@ -281,7 +353,7 @@ def test_pretrained_weights_from_the_hub_cache_and_their_preprocessing(tmp_path,
         tiny_params(
             tmp_path / "run",
             tiny_digits,
-            pretrained=True,
+            use_pretrained=True,
             pretrained_weights="IMAGENET1K_V2",
             feature_extract=True,
         )
