@@ -127,16 +127,13 @@ class Workflow(Graph):
         self,
         task: Task | type[Task] | str | None = None,
         *,
-        name: str | None = None,
-        params: dict[str, Any] | None = None,
-        task_id: str | None = None,
-        auto_connect: bool = False,
         public_hub: bool = True,
         private_hub: bool = False,
+        **options: Any,
     ) -> Task:
-        """Add a task (see :meth:`Graph.add_task`). ``public_hub`` / ``private_hub`` are Ikomia's and are
-        accepted for its scripts: tasks come from the installed plugins, never from a hub."""
-        return super().add_task(task, name=name, params=params, task_id=task_id, auto_connect=auto_connect)
+        """Add a task (``options`` as :meth:`Graph.add_task`). ``public_hub`` / ``private_hub`` are Ikomia's and
+        are accepted for its scripts: tasks come from the installed plugins, never from a hub."""
+        return super().add_task(task, **options)
 
     def run(self, **inputs: Any) -> dict[str, Any]:
         """Run once and return the workflow outputs; errors propagate.

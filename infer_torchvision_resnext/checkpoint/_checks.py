@@ -203,3 +203,16 @@ def check_class_count(path: Path, state_dict: dict, classes: int) -> None:
         raise CheckpointError(
             f"checkpoint '{path}': {classes} class names given but the model head (fc) has {n_head} outputs"
         )
+
+
+def mismatch_detail(missing: list[str], unexpected: list[str], shapes: list[str]) -> str:
+    """How a state dict misses an architecture, in one line: counts of each kind with a first example."""
+    return "; ".join(
+        p
+        for p in (
+            f"{len(missing)} missing keys (e.g. {missing[0]})" if missing else "",
+            f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})" if unexpected else "",
+            f"{len(shapes)} shape mismatches (e.g. {shapes[0]})" if shapes else "",
+        )
+        if p
+    )

@@ -28,6 +28,7 @@ from infer_torchvision_resnext.checkpoint._checks import (
     ddp_prefix,
     find_state_dict,
     head_size,
+    mismatch_detail,
 )
 from infer_torchvision_resnext.checkpoint._shapes import expected_shapes
 from workflow.core.limits import excerpt
@@ -208,8 +209,8 @@ def check_against_arch(
     strip: str = "",
 ) -> None:
     """The declared state dict holds only keys of ``arch`` with their shapes (a mismatch is refused naming the
-    first
-    key of each kind); other tensors of the file (optimizer state) stay within a few times the weights' size."""
+    first key of each kind); other tensors of the file (optimizer state) stay within a few times the weights'
+    size."""
     expected = expected_shapes(arch, num_classes)
     unexpected, shapes = [], []
     for key, value in state_dict.items():
@@ -226,15 +227,7 @@ def check_against_arch(
             for k in state_dict
         }
         missing = [k for k in expected if k not in names and not k.endswith("num_batches_tracked")]
-        detail = "; ".join(
-            p
-            for p in (
-                f"{len(missing)} missing keys (e.g. {missing[0]})" if missing else "",
-                f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})" if unexpected else "",
-                f"{len(shapes)} shape mismatches (e.g. {shapes[0]})" if shapes else "",
-            )
-            if p
-        )
+        detail = mismatch_detail(missing, unexpected, shapes)
         raise CheckpointError(
             f"checkpoint '{path}' does not fit architecture {arch}: {detail} (for {num_classes} classes)"
         )

@@ -28,6 +28,7 @@ from infer_torchvision_resnext.checkpoint._checks import (
     ddp_prefix,
     find_state_dict,
     head_size,
+    mismatch_detail,
 )
 from infer_torchvision_resnext.checkpoint._layout import precheck
 from infer_torchvision_resnext.models import (
@@ -312,15 +313,7 @@ def build_model(checkpoint: Checkpoint) -> torch.nn.Module:
         model.load_state_dict(checkpoint.state_dict, strict=True, assign=True)
     except RuntimeError as exc:
         missing, unexpected, shapes = _diff_keys(model, checkpoint.state_dict)
-        detail = "; ".join(
-            p
-            for p in (
-                f"{len(missing)} missing keys (e.g. {missing[0]})" if missing else "",
-                f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})" if unexpected else "",
-                f"{len(shapes)} shape mismatches (e.g. {shapes[0]})" if shapes else "",
-            )
-            if p
-        )
+        detail = mismatch_detail(missing, unexpected, shapes)
         raise CheckpointError(
             f"checkpoint '{checkpoint.path}' does not fit architecture {arch}: {detail or exc}"
         ) from None
