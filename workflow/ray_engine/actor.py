@@ -83,8 +83,14 @@ class FolderActor:
         self.context = RunContext(out, spec.save_images)
         recorder = Recorder(graph, out, spec.save_images, None if is_uri(spec.location) else Path(self.base))
         static = {k: dict(v) for k, v in spec.static_cache.items()}
-        self.step = BatchStep(graph, recorder, spec.input_name, spec.extra_inputs, static_cache=static)
-        self.step.reduced_decode = not spec.save_images  # as a local folder run (see Run.prepare)
+        self.step = BatchStep(
+            graph,
+            recorder,
+            spec.input_name,
+            spec.extra_inputs,
+            static_cache=static,
+            reduced_decode=not spec.save_images,
+        )
         with run_context(self.context):
             self.hint = self.step.prepare({})  # the driver ran the static tasks: only prepare() runs here
 

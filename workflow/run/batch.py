@@ -54,6 +54,8 @@ class BatchStep:
         constants: the other workflow inputs, the same for every item.
         strict: raise an item's error instead of recording it (single images).
         save_files: save image outputs as files (False when a video run writes them as frames).
+        reduced_decode: the items' ports are seen by nobody (a folder or video run that saves no image), so
+            big JPEGs may be decoded at the scale the tasks' models need (~2x faster); else full size.
         static_cache: outputs of the static tasks, when they already ran (the Ray driver's).
     """
 
@@ -67,12 +69,11 @@ class BatchStep:
         strict: bool = False,
         save_files: bool = True,
         static_cache: dict[str, dict[str, Any]] | None = None,
+        reduced_decode: bool = False,
     ):
         self.graph, self.recorder, self.input_name, self.constants = graph, recorder, input_name, constants
-        self.strict, self.save_files = strict, save_files
+        self.strict, self.save_files, self.reduced_decode = strict, save_files, reduced_decode
         self.static_cache = static_cache if static_cache is not None else {}
-
-    reduced_decode = False  # set by a run whose items' ports nobody sees (see Run.prepare)
 
     def prepare(self, times: dict[str, float]) -> int | None:
         """Run the static tasks not yet run, prepare the per-item tasks; returns the decode hint (None: decode

@@ -188,10 +188,8 @@ class Run:
             strict=self.source.strict,
             save_files=self.videos is None,
             static_cache=self.static_cache,
+            reduced_decode=not self.source.strict and not self.opt.save_images,
         )
-        # Ports hold full-size images. Only a folder or video run that saves no image (nobody looks at its
-        # items' ports) may decode big JPEGs at the scale the tasks' models need: ~2x faster.
-        self.step.reduced_decode = not self.source.strict and not self.opt.save_images
         return self.step.prepare(self.report.times)
 
     def batches(self, hint: int | None = None) -> Generator[list[Outcome], None, None]:
